@@ -1,0 +1,457 @@
+package messaging
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a Store that keeps everything in memory: for tests, for
+// examples, and for applications that do not need messages to survive a
+// restart. It has the same transactions as a durable store: an Update whose
+// function fails is rolled back as a whole, from an undo log, so it behaves
+// like BoltStore in every way but durability.
+//
+// Writers are serialised by one lock and readers share it, so a View sees
+// only committed state. Costs: lookups by key are map reads; keeping orders
+// uses sorted slices, so inserting out of order (a back-dated message, a new
+// user, a conversation moving to the top of a large inbox) costs a copy of
+// the part of the slice that moves, which stays small in the common case
+// because hot items sit at the end that moves.
+type MemoryStore struct {
+	mu      sync.RWMutex
+	closed  bool
+	seq     uint64
+	inboxes map[string]*memInbox
+	users   []string  // ascending
+	undo    []memUndo // the running Update's undo log, reused
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memInbox struct {
+	rec   InboxRecord
+	convs map[string]*memConv
+	order []ConversationKey // ConversationKey.Compare order: newest first
+}
+
+type memConv struct {
+	rec  ConversationRecord
+	msgs []MessageRecord // MessageKey.Compare order
+	ids  []memID         // ascending ID
+}
+
+type memID struct {
+	id      uint64
+	created time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{inboxes: make(map[string]*memInbox)}
+}
+
+// View runs fn under the read lock. See Store.View.
+func (s *MemoryStore) View(ctx context.Context, fn func(ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return fn((*memView)(s))
+}
+
+// Update runs fn under the write lock and undoes its writes if it returns
+// an error or panics. See Store.Update.
+func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			s.rollback()
+		}
+		clear(s.undo) // drop references to deleted records
+		s.undo = s.undo[:0]
+	}()
+	if err := fn((*memTx)(s)); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// Close drops all records. Later calls return ErrClosed.
+func (s *MemoryStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.inboxes = nil
+	s.users = nil
+	return nil
+}
+
+// memView is the ReadTx of a MemoryStore; memTx adds the writes. Both are
+// the store itself under another method set, so handing one out costs no
+// allocation, and a View's ReadTx cannot be asserted to a Tx.
+type (
+	memView MemoryStore
+	memTx   MemoryStore
+)
+
+func (v *memView) conv(owner, other string) *memConv {
+	if in := v.inboxes[owner]; in != nil {
+		return in.convs[other]
+	}
+	return nil
+}
+
+func (v *memView) Inbox(owner string) (InboxRecord, error) {
+	in := v.inboxes[owner]
+	if in == nil {
+		return InboxRecord{}, ErrNotFound
+	}
+	return in.rec, nil
+}
+
+func (v *memView) Users(after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	i, found := slices.BinarySearch(v.users, after)
+	if found {
+		i++
+	}
+	end := min(i+limit, len(v.users))
+	return slices.Clone(v.users[i:end]), nil
+}
+
+func (v *memView) Conversation(owner, other string) (ConversationRecord, error) {
+	c := v.conv(owner, other)
+	if c == nil {
+		return ConversationRecord{}, ErrNotFound
+	}
+	return c.rec, nil
+}
+
+func (v *memView) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
+	in := v.inboxes[owner]
+	if in == nil || limit <= 0 {
+		return nil, nil
+	}
+	i := 0
+	if after != nil {
+		var found bool
+		i, found = slices.BinarySearchFunc(in.order, *after, ConversationKey.Compare)
+		if found {
+			i++
+		}
+	}
+	end := min(i+limit, len(in.order))
+	out := make([]ConversationRecord, 0, end-i)
+	for _, k := range in.order[i:end] {
+		out = append(out, in.convs[k.Other].rec)
+	}
+	return out, nil
+}
+
+func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
+	if c := v.conv(owner, other); c != nil {
+		if i, ok := c.find(id); ok {
+			return c.msgs[i], nil
+		}
+	}
+	return MessageRecord{}, ErrNotFound
+}
+
+func (v *memView) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
+	c := v.conv(owner, other)
+	if c == nil || limit <= 0 {
+		return nil, nil
+	}
+	if !reverse {
+		i := 0
+		if after != nil {
+			var found bool
+			i, found = slices.BinarySearchFunc(c.msgs, *after, cmpMsgKey)
+			if found {
+				i++
+			}
+		}
+		return slices.Clone(c.msgs[i:min(i+limit, len(c.msgs))]), nil
+	}
+	end := len(c.msgs) // exclusive
+	if after != nil {
+		end, _ = slices.BinarySearchFunc(c.msgs, *after, cmpMsgKey)
+	}
+	start := max(end-limit, 0)
+	out := slices.Clone(c.msgs[start:end])
+	slices.Reverse(out)
+	return out, nil
+}
+
+func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
+	c := v.conv(owner, other)
+	if c == nil || limit <= 0 {
+		return nil, nil
+	}
+	i, found := slices.BinarySearchFunc(c.ids, afterID, cmpID)
+	if found {
+		i++
+	}
+	end := min(i+limit, len(c.ids))
+	out := make([]MessageRecord, 0, end-i)
+	for _, e := range c.ids[i:end] {
+		j, _ := slices.BinarySearchFunc(c.msgs, MessageKey{e.created, e.id}, cmpMsgKey)
+		out = append(out, c.msgs[j])
+	}
+	return out, nil
+}
+
+func cmpMsgKey(m MessageRecord, k MessageKey) int { return m.Key().Compare(k) }
+func cmpID(e memID, id uint64) int                { return cmp.Compare(e.id, id) }
+
+// find returns the index in c.msgs of the message with id.
+func (c *memConv) find(id uint64) (int, bool) {
+	j, ok := slices.BinarySearchFunc(c.ids, id, cmpID)
+	if !ok {
+		return 0, false
+	}
+	return slices.BinarySearchFunc(c.msgs, MessageKey{c.ids[j].created, id}, cmpMsgKey)
+}
+
+func (c *memConv) insert(m MessageRecord) {
+	// Messages nearly always arrive in order: append without searching.
+	if n := len(c.msgs); n == 0 || c.msgs[n-1].Key().Compare(m.Key()) < 0 {
+		c.msgs = append(c.msgs, m)
+	} else {
+		i, _ := slices.BinarySearchFunc(c.msgs, m.Key(), cmpMsgKey)
+		c.msgs = slices.Insert(c.msgs, i, m)
+	}
+	e := memID{m.ID, m.Created}
+	if n := len(c.ids); n == 0 || c.ids[n-1].id < m.ID {
+		c.ids = append(c.ids, e)
+	} else {
+		i, _ := slices.BinarySearchFunc(c.ids, m.ID, cmpID)
+		c.ids = slices.Insert(c.ids, i, e)
+	}
+}
+
+func (c *memConv) remove(id uint64) (MessageRecord, bool) {
+	i, ok := c.find(id)
+	if !ok {
+		return MessageRecord{}, false
+	}
+	m := c.msgs[i]
+	c.msgs = slices.Delete(c.msgs, i, i+1)
+	j, _ := slices.BinarySearchFunc(c.ids, id, cmpID)
+	c.ids = slices.Delete(c.ids, j, j+1)
+	return m, true
+}
+
+func (in *memInbox) place(k ConversationKey) {
+	i, _ := slices.BinarySearchFunc(in.order, k, ConversationKey.Compare)
+	in.order = slices.Insert(in.order, i, k)
+}
+
+func (in *memInbox) unplace(k ConversationKey) {
+	if i, ok := slices.BinarySearchFunc(in.order, k, ConversationKey.Compare); ok {
+		in.order = slices.Delete(in.order, i, i+1)
+	}
+}
+
+func (s *MemoryStore) addUser(in *memInbox) {
+	s.inboxes[in.rec.Owner] = in
+	i, _ := slices.BinarySearch(s.users, in.rec.Owner)
+	s.users = slices.Insert(s.users, i, in.rec.Owner)
+}
+
+func (s *MemoryStore) removeUser(owner string) {
+	delete(s.inboxes, owner)
+	if i, ok := slices.BinarySearch(s.users, owner); ok {
+		s.users = slices.Delete(s.users, i, i+1)
+	}
+}
+
+func (in *memInbox) addConv(c *memConv) {
+	in.convs[c.rec.Other] = c
+	in.place(c.rec.Key())
+}
+
+func (in *memInbox) removeConv(c *memConv) {
+	delete(in.convs, c.rec.Other)
+	in.unplace(c.rec.Key())
+}
+
+func (in *memInbox) setConvRec(c *memConv, rec ConversationRecord) {
+	if old := c.rec.Key(); old != rec.Key() {
+		in.unplace(old)
+		in.place(rec.Key())
+	}
+	c.rec = rec
+}
+
+// The writes. Each logs how to undo itself before it returns.
+
+func (t *memTx) Inbox(owner string) (InboxRecord, error) { return (*memView)(t).Inbox(owner) }
+func (t *memTx) Users(after string, limit int) ([]string, error) {
+	return (*memView)(t).Users(after, limit)
+}
+func (t *memTx) Conversation(owner, other string) (ConversationRecord, error) {
+	return (*memView)(t).Conversation(owner, other)
+}
+func (t *memTx) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
+	return (*memView)(t).Conversations(owner, after, limit)
+}
+func (t *memTx) Message(owner, other string, id uint64) (MessageRecord, error) {
+	return (*memView)(t).Message(owner, other, id)
+}
+func (t *memTx) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
+	return (*memView)(t).Messages(owner, other, after, reverse, limit)
+}
+func (t *memTx) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
+	return (*memView)(t).MessagesByID(owner, other, afterID, limit)
+}
+
+func (t *memTx) NextID() (uint64, error) {
+	t.undo = append(t.undo, memUndo{op: undoSeq, seq: t.seq})
+	t.seq++
+	return t.seq, nil
+}
+
+func (t *memTx) PutInbox(rec InboxRecord) error {
+	if in := t.inboxes[rec.Owner]; in != nil {
+		t.undo = append(t.undo, memUndo{op: undoInboxRec, inbox: in, inboxRec: in.rec})
+		in.rec = rec
+		return nil
+	}
+	in := &memInbox{rec: rec, convs: make(map[string]*memConv)}
+	(*MemoryStore)(t).addUser(in)
+	t.undo = append(t.undo, memUndo{op: undoInboxAdd, inbox: in})
+	return nil
+}
+
+func (t *memTx) DeleteInbox(owner string) error {
+	in := t.inboxes[owner]
+	if in == nil {
+		return ErrNotFound
+	}
+	(*MemoryStore)(t).removeUser(owner)
+	t.undo = append(t.undo, memUndo{op: undoInboxDel, inbox: in})
+	return nil
+}
+
+func (t *memTx) PutConversation(rec ConversationRecord) error {
+	in := t.inboxes[rec.Owner]
+	if in == nil {
+		return ErrNotFound
+	}
+	if c := in.convs[rec.Other]; c != nil {
+		t.undo = append(t.undo, memUndo{op: undoConvRec, inbox: in, conv: c, convRec: c.rec})
+		in.setConvRec(c, rec)
+		return nil
+	}
+	c := &memConv{rec: rec}
+	in.addConv(c)
+	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
+	return nil
+}
+
+func (t *memTx) DeleteConversation(owner, other string) error {
+	in := t.inboxes[owner]
+	if in == nil || in.convs[other] == nil {
+		return ErrNotFound
+	}
+	c := in.convs[other]
+	in.removeConv(c)
+	t.undo = append(t.undo, memUndo{op: undoConvDel, inbox: in, conv: c})
+	return nil
+}
+
+func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
+	c := (*memView)(t).conv(owner, other)
+	if c == nil {
+		return ErrNotFound
+	}
+	if old, ok := c.remove(m.ID); ok {
+		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old})
+	}
+	c.insert(m)
+	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: m})
+	return nil
+}
+
+func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
+	if c := (*memView)(t).conv(owner, other); c != nil {
+		if m, ok := c.remove(id); ok {
+			t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: m})
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+// memUndo is one entry of the undo log: what to restore, by value, so that
+// logging a write allocates nothing once the log has grown.
+type memUndo struct {
+	op       undoOp
+	seq      uint64
+	inbox    *memInbox
+	inboxRec InboxRecord
+	conv     *memConv
+	convRec  ConversationRecord
+	msg      MessageRecord
+}
+
+type undoOp uint8
+
+const (
+	undoSeq      undoOp = iota // restore seq
+	undoInboxAdd               // remove inbox
+	undoInboxDel               // put inbox back
+	undoInboxRec               // restore inbox.rec = inboxRec
+	undoConvAdd                // remove conv from inbox
+	undoConvDel                // put conv back into inbox
+	undoConvRec                // restore conv.rec = convRec
+	undoMsgAdd                 // remove msg.ID from conv
+	undoMsgDel                 // put msg back into conv
+)
+
+// rollback applies the undo log backwards, so each entry finds the state
+// its write left.
+func (s *MemoryStore) rollback() {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		u := &s.undo[i]
+		switch u.op {
+		case undoSeq:
+			s.seq = u.seq
+		case undoInboxAdd:
+			s.removeUser(u.inbox.rec.Owner)
+		case undoInboxDel:
+			s.addUser(u.inbox)
+		case undoInboxRec:
+			u.inbox.rec = u.inboxRec
+		case undoConvAdd:
+			u.inbox.removeConv(u.conv)
+		case undoConvDel:
+			u.inbox.addConv(u.conv)
+		case undoConvRec:
+			u.inbox.setConvRec(u.conv, u.convRec)
+		case undoMsgAdd:
+			u.conv.remove(u.msg.ID)
+		case undoMsgDel:
+			u.conv.insert(u.msg)
+		}
+	}
+}

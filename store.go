@@ -1,0 +1,214 @@
+package messaging
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the seam between the messaging rules and the place records are
+// kept. The rules (mirrored copies, unread counts, validation, ordering of
+// what users see) live once, in this package; a Store only keeps records,
+// keeps them in the orders documented below, and runs transactions.
+//
+// Implementations in this module: MemoryStore and BoltStore. An application
+// writing its own Store runs the conformance suite in package storetest
+// against it.
+//
+// Every Store must be safe for concurrent use by many goroutines.
+type Store interface {
+	// View runs fn in a read-only transaction that sees one consistent
+	// state of the store. fn must not keep the ReadTx, or anything that
+	// borrows from it, after it returns; records it returns are copies the
+	// caller owns. View returns fn's error unchanged, an error wrapping
+	// ctx.Err() if ctx is done before fn starts, or ErrClosed after Close.
+	View(ctx context.Context, fn func(ReadTx) error) error
+
+	// Update runs fn in a read-write transaction. If fn returns nil, all its
+	// writes are committed atomically (and durably, for a durable store)
+	// before Update returns nil. If fn returns an error, or the commit
+	// fails, none of its writes persist and Update returns that error.
+	//
+	// fn may be called more than once for one Update (a store that groups
+	// commits may roll back and re-run it), so it must not have effects
+	// outside the transaction other than recording its result. If ctx is
+	// done before fn starts, fn is not called and Update returns an error
+	// wrapping ctx.Err(). After Close, Update returns ErrClosed.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	// Close releases the store. Calls after Close return ErrClosed. Close is
+	// idempotent.
+	Close() error
+}
+
+// ReadTx reads records inside a transaction. It is valid only inside the
+// function passed to View or Update, and only in that function's goroutine.
+//
+// Every record and slice returned is owned by the caller: changing it changes
+// nothing stored, and it stays valid after the transaction ends. A missing
+// record gives an error for which errors.Is(err, ErrNotFound) holds; methods
+// returning lists give an empty list, not an error, when there is nothing to
+// list.
+type ReadTx interface {
+	// Inbox returns the inbox record of owner, or ErrNotFound.
+	Inbox(owner string) (InboxRecord, error)
+
+	// Users returns up to limit owners of inboxes, in ascending byte order,
+	// starting strictly after after ("" starts at the first).
+	Users(after string, limit int) ([]string, error)
+
+	// Conversation returns owner's conversation record with other, or
+	// ErrNotFound.
+	Conversation(owner, other string) (ConversationRecord, error)
+
+	// Conversations returns up to limit conversation records of owner's
+	// inbox ordered by LastUpdate descending, then Other ascending (bytes),
+	// starting strictly after the position after (nil starts at the newest).
+	// An unknown owner gives an empty list.
+	Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error)
+
+	// Message returns the message with id in owner's conversation with
+	// other, or ErrNotFound.
+	Message(owner, other string, id uint64) (MessageRecord, error)
+
+	// Messages returns up to limit messages of owner's conversation with
+	// other in (Created, ID) order, ascending or, with reverse, descending,
+	// starting strictly after the position after (nil starts at the oldest,
+	// or with reverse at the newest). The position need not be a stored
+	// message. An unknown conversation gives an empty list.
+	Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error)
+
+	// MessagesByID returns up to limit messages of owner's conversation with
+	// other whose ID is greater than afterID, in ascending ID order. Read
+	// marks are IDs, so this is how the messages a read mark covers are
+	// found. An unknown conversation gives an empty list.
+	MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error)
+}
+
+// Tx reads and writes records inside the function passed to Update. Its
+// writes become visible to other transactions only when Update commits.
+// Strings and values passed in are copied as needed; the caller may reuse
+// them.
+type Tx interface {
+	ReadTx
+
+	// NextID returns a message ID that is greater than every ID the store
+	// has returned before in a committed transaction. IDs start at 1.
+	NextID() (uint64, error)
+
+	// PutInbox creates or replaces the inbox record of rec.Owner.
+	PutInbox(rec InboxRecord) error
+
+	// DeleteInbox removes owner's inbox with all its conversations and
+	// messages, or returns ErrNotFound.
+	DeleteInbox(owner string) error
+
+	// PutConversation creates or replaces the conversation record
+	// (rec.Owner, rec.Other) and moves it to its place in the LastUpdate
+	// order. The inbox record of rec.Owner must exist.
+	PutConversation(rec ConversationRecord) error
+
+	// DeleteConversation removes owner's conversation with other and all
+	// its messages, or returns ErrNotFound.
+	DeleteConversation(owner, other string) error
+
+	// PutMessage stores m in owner's conversation with other, replacing a
+	// message with the same ID. The conversation record must exist.
+	PutMessage(owner, other string, m MessageRecord) error
+
+	// DeleteMessage removes the message with id from owner's conversation
+	// with other, or returns ErrNotFound.
+	DeleteMessage(owner, other string, id uint64) error
+}
+
+// InboxRecord is the stored summary of one user's inbox.
+type InboxRecord struct {
+	Owner  string
+	Unread int // new messages over all its conversations
+}
+
+// ConversationRecord is the stored state of one side of a conversation: its
+// summary and the read marks that message New flags derive from, so that
+// neither counts nor flags need a pass over the messages.
+type ConversationRecord struct {
+	Owner string // whose inbox
+	Other string // the other user
+
+	Messages   int       // number of messages in this copy
+	Unread     int       // new messages in this copy
+	LastUpdate time.Time // the largest Created among its messages (kept when emptied)
+
+	// MaxID is the largest message ID ever added to this conversation.
+	MaxID uint64
+	// ReadMark: messages received by Owner with ID <= ReadMark are read.
+	ReadMark uint64
+	// PeerReadMark is Other's ReadMark on their side, mirrored here so that
+	// read receipts need no read of the other inbox.
+	PeerReadMark uint64
+
+	// Last is the newest message in (Created, ID) order, with Text cut to a
+	// preview; zero when the conversation is empty.
+	Last MessageRecord
+}
+
+// Key returns the position of c in its inbox's LastUpdate order.
+func (c ConversationRecord) Key() ConversationKey {
+	return ConversationKey{LastUpdate: c.LastUpdate, Other: c.Other}
+}
+
+// ConversationKey is a position in an inbox's conversation order: LastUpdate
+// descending, then Other ascending.
+type ConversationKey struct {
+	LastUpdate time.Time
+	Other      string
+}
+
+// MessageRecord is one stored copy of a message. Whether it is new is not
+// stored: it derives from the conversation's ReadMark.
+type MessageRecord struct {
+	ID        uint64
+	Sender    string
+	Recipient string
+	Text      string
+	Created   time.Time // UTC
+}
+
+// Key returns the position of m in its conversation's (Created, ID) order.
+func (m MessageRecord) Key() MessageKey {
+	return MessageKey{Created: m.Created, ID: m.ID}
+}
+
+// MessageKey is a position in a conversation's message order: Created, then
+// ID.
+type MessageKey struct {
+	Created time.Time
+	ID      uint64
+}
+
+// Compare returns -1, 0 or +1 as k sorts before, with or after o.
+func (k MessageKey) Compare(o MessageKey) int {
+	if c := k.Created.Compare(o.Created); c != 0 {
+		return c
+	}
+	switch {
+	case k.ID < o.ID:
+		return -1
+	case k.ID > o.ID:
+		return 1
+	}
+	return 0
+}
+
+// Compare returns -1, 0 or +1 as k sorts before, with or after o in the
+// conversation order (newest first, then by Other).
+func (k ConversationKey) Compare(o ConversationKey) int {
+	if c := k.LastUpdate.Compare(o.LastUpdate); c != 0 {
+		return -c
+	}
+	switch {
+	case k.Other < o.Other:
+		return -1
+	case k.Other > o.Other:
+		return 1
+	}
+	return 0
+}
