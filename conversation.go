@@ -1,0 +1,167 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// Conversation is one side of the exchange between Owner and Username, as
+// kept in Owner's inbox. Its fields are a snapshot taken when it was
+// retrieved; its methods act on the store as it is when they are called, so
+// a Conversation obtained before a reply still lists the reply.
+type Conversation struct {
+	Owner            string    // whose inbox this is
+	Username         string    // the other user
+	NewMessagesCount int       // unread messages in this conversation, as of retrieval
+	LastUpdate       time.Time // the largest Created among its messages; kept when all are deleted
+	MessageCount     int       // messages in this copy, as of retrieval
+
+	// LastMessage is the newest message by (Created, ID), with Text cut to
+	// at most PreviewRunes runes; the zero Message when the conversation
+	// is empty.
+	LastMessage Message
+
+	x *Inboxes
+}
+
+func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
+	c := &Conversation{
+		Owner:            rec.Owner,
+		Username:         rec.Other,
+		NewMessagesCount: rec.Unread,
+		LastUpdate:       rec.LastUpdate,
+		MessageCount:     rec.Messages,
+		x:                x,
+	}
+	if rec.Messages > 0 {
+		c.LastMessage = message(rec, rec.Last)
+	}
+	return c
+}
+
+func (c *Conversation) errorf(op string, err error) error {
+	return fmt.Errorf("%s in conversation %q/%q: %w", op, c.Owner, c.Username, err)
+}
+
+// Messages yields the conversation's messages, oldest first (by Created,
+// then ID). If the conversation no longer exists it yields an error wrapping
+// ErrNotFound; if it is deleted while the loop runs, the loop ends.
+func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
+	return paginate(ctx, c.x.store, func() fetchFunc[Message] {
+		var after *MessageKey
+		return func(tx ReadTx, limit int) ([]Message, bool, error) {
+			rec, err := tx.Conversation(c.Owner, c.Username)
+			if errors.Is(err, ErrNotFound) && after != nil {
+				return nil, false, nil
+			}
+			if err != nil {
+				return nil, false, c.errorf("list messages", err)
+			}
+			recs, err := tx.Messages(c.Owner, c.Username, after, false, limit)
+			if err != nil {
+				return nil, false, c.errorf("list messages", err)
+			}
+			page := make([]Message, len(recs))
+			for i, m := range recs {
+				page[i] = message(rec, m)
+			}
+			if len(recs) > 0 {
+				k := recs[len(recs)-1].Key()
+				after = &k
+			} else {
+				after = &MessageKey{} // seen to exist
+			}
+			return page, len(recs) == limit, nil
+		}
+	})
+}
+
+// MarkRead marks every message of the conversation as read, in one write
+// that does not touch the messages: it moves the conversation's read mark.
+// Marking a conversation with nothing new is a no-op.
+func (c *Conversation) MarkRead(ctx context.Context) error {
+	err := c.x.store.Update(ctx, func(tx Tx) error {
+		rec, err := tx.Conversation(c.Owner, c.Username)
+		if err != nil {
+			return err
+		}
+		if rec.Unread == 0 && rec.ReadMark >= rec.MaxID {
+			return nil
+		}
+		if err := addUnread(tx, c.Owner, -rec.Unread); err != nil {
+			return err
+		}
+		rec.Unread = 0
+		rec.ReadMark = rec.MaxID
+		if err := tx.PutConversation(rec); err != nil {
+			return err
+		}
+		return mirrorReadMark(tx, rec)
+	})
+	if err != nil {
+		return c.errorf("mark read", err)
+	}
+	return nil
+}
+
+// mirrorReadMark copies rec's read mark to the other side's PeerReadMark,
+// if the other side still has the conversation.
+func mirrorReadMark(tx Tx, rec ConversationRecord) error {
+	peer, err := tx.Conversation(rec.Other, rec.Owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	peer.PeerReadMark = rec.ReadMark
+	return tx.PutConversation(peer)
+}
+
+// DeleteMessage removes the message with id from this side of the
+// conversation only; the other user's copy stays. Deleting a new message
+// lowers the unread counts. If it was the newest message, LastUpdate falls
+// back to the newest remaining one; an emptied conversation keeps its
+// LastUpdate.
+func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
+	err := c.x.store.Update(ctx, func(tx Tx) error {
+		rec, err := tx.Conversation(c.Owner, c.Username)
+		if err != nil {
+			return err
+		}
+		m, err := tx.Message(c.Owner, c.Username, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteMessage(c.Owner, c.Username, id); err != nil {
+			return err
+		}
+		rec.Messages--
+		if message(rec, m).New {
+			rec.Unread--
+			if err := addUnread(tx, c.Owner, -1); err != nil {
+				return err
+			}
+		}
+		if rec.Last.ID == id {
+			rec.Last = MessageRecord{}
+			newest, err := tx.Messages(c.Owner, c.Username, nil, true, 1)
+			if err != nil {
+				return err
+			}
+			if len(newest) > 0 {
+				rec.Last = newest[0]
+				rec.Last.Text = preview(newest[0].Text)
+				rec.LastUpdate = newest[0].Created
+			}
+		}
+		return tx.PutConversation(rec)
+	})
+	if err != nil {
+		return c.errorf(fmt.Sprintf("delete message %d", id), err)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// Inboxes is every user's inbox in one store: the entry point of the
+// package. It is safe for concurrent use by many goroutines.
+type Inboxes struct {
+	store    Store
+	maxBytes int
+}
+
+// Options configures an Inboxes. The zero value and nil mean defaults.
+type Options struct {
+	// MaxMessageBytes is the longest text SendMessage accepts, in bytes.
+	// 0 means DefaultMaxMessageBytes; negative is invalid.
+	MaxMessageBytes int
+}
+
+// New returns the inboxes kept in store, with default Options. The Inboxes
+// takes the store over: its Close closes the store.
+func New(store Store) *Inboxes {
+	x, _ := NewWithOptions(store, nil) // nil options are always valid
+	return x
+}
+
+// NewWithOptions is New with options; it fails only if the options are
+// invalid.
+func NewWithOptions(store Store, opts *Options) (*Inboxes, error) {
+	if store == nil {
+		return nil, errors.New("messaging: nil store")
+	}
+	x := &Inboxes{store: store, maxBytes: DefaultMaxMessageBytes}
+	if opts != nil {
+		switch {
+		case opts.MaxMessageBytes < 0:
+			return nil, fmt.Errorf("messaging: negative MaxMessageBytes %d", opts.MaxMessageBytes)
+		case opts.MaxMessageBytes > 0:
+			x.maxBytes = opts.MaxMessageBytes
+		}
+	}
+	return x, nil
+}
+
+// Open opens the bbolt file at path, creating it if missing, with default
+// BoltOptions: the durable store most applications want.
+func Open(path string) (*Inboxes, error) {
+	s, err := OpenBoltStore(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return New(s), nil
+}
+
+// Close closes the store. Calls after Close return ErrClosed.
+func (x *Inboxes) Close() error {
+	return x.store.Close()
+}
+
+// SendMessage stores text from sender to recipient, twice: in the sender's
+// conversation with the recipient (not new) and in the recipient's
+// conversation with the sender (new). It creates inboxes and conversations
+// as needed, updates both conversation summaries and both unread counts,
+// and writes all of it in one transaction: on error nothing of it exists.
+// It returns the sender's copy.
+func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text string, opts ...SendOption) (Message, error) {
+	if err := x.checkSend(sender, recipient, text); err != nil {
+		return Message{}, fmt.Errorf("send message from %q to %q: %w", sender, recipient, err)
+	}
+	var o sendOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	created := o.created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	m := MessageRecord{Sender: sender, Recipient: recipient, Text: text, Created: created.UTC()}
+	err := x.store.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		m.ID = id
+		return deliver(tx, m)
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("send message from %q to %q: %w", sender, recipient, err)
+	}
+	return Message{ID: m.ID, Sender: sender, Recipient: recipient, Text: text, Created: m.Created}, nil
+}
+
+func (x *Inboxes) checkSend(sender, recipient, text string) error {
+	if err := checkUser(sender); err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	if err := checkUser(recipient); err != nil {
+		return fmt.Errorf("recipient: %w", err)
+	}
+	if sender == recipient {
+		return ErrSelfMessage
+	}
+	return checkText(text, x.maxBytes)
+}
+
+// deliver writes both copies of m and every summary they change.
+func deliver(tx Tx, m MessageRecord) error {
+	out, err := conversationFor(tx, m.Sender, m.Recipient)
+	if err != nil {
+		return err
+	}
+	in, err := conversationFor(tx, m.Recipient, m.Sender)
+	if err != nil {
+		return err
+	}
+	// Each side mirrors the other's read mark, for read receipts.
+	out.PeerReadMark, in.PeerReadMark = in.ReadMark, out.ReadMark
+	if err := addCopy(tx, out, m, false); err != nil {
+		return err
+	}
+	return addCopy(tx, in, m, true)
+}
+
+// conversationFor returns owner's conversation with other, or a new empty
+// record if there is none.
+func conversationFor(tx ReadTx, owner, other string) (ConversationRecord, error) {
+	c, err := tx.Conversation(owner, other)
+	if errors.Is(err, ErrNotFound) {
+		return ConversationRecord{Owner: owner, Other: other}, nil
+	}
+	return c, err
+}
+
+// addCopy adds m to conversation c and to the inbox holding it.
+func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) error {
+	in, err := tx.Inbox(c.Owner)
+	created := errors.Is(err, ErrNotFound)
+	switch {
+	case created:
+		in = InboxRecord{Owner: c.Owner}
+	case err != nil:
+		return err
+	}
+	if c.Messages == 0 || m.Key().Compare(c.Last.Key()) > 0 {
+		c.Last = m
+		c.Last.Text = preview(m.Text)
+		c.LastUpdate = m.Created
+	}
+	c.Messages++
+	c.MaxID = max(c.MaxID, m.ID)
+	if received { // m.ID is the newest ID, so it is above the read mark
+		c.Unread++
+		in.Unread++
+	}
+	if created || received {
+		if err := tx.PutInbox(in); err != nil {
+			return err
+		}
+	}
+	if err := tx.PutConversation(c); err != nil {
+		return err
+	}
+	return tx.PutMessage(c.Owner, c.Other, m)
+}
+
+// Has reports whether user has an inbox.
+func (x *Inboxes) Has(ctx context.Context, user string) (bool, error) {
+	_, err := x.Get(ctx, user)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Get returns user's inbox, or an error wrapping ErrNotFound if user has
+// never sent or received a message (or the inbox was deleted).
+func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
+	if err := checkUser(user); err != nil {
+		return nil, fmt.Errorf("get inbox %q: %w", user, err)
+	}
+	var rec InboxRecord
+	err := x.store.View(ctx, func(tx ReadTx) (err error) {
+		rec, err = tx.Inbox(user)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get inbox %q: %w", user, err)
+	}
+	return &Inbox{Username: user, NewMessagesCount: rec.Unread, x: x}, nil
+}
+
+// Delete removes user's inbox with all its conversations. The other users'
+// copies of the same messages stay.
+func (x *Inboxes) Delete(ctx context.Context, user string) error {
+	if err := checkUser(user); err != nil {
+		return fmt.Errorf("delete inbox %q: %w", user, err)
+	}
+	err := x.store.Update(ctx, func(tx Tx) error { return tx.DeleteInbox(user) })
+	if err != nil {
+		return fmt.Errorf("delete inbox %q: %w", user, err)
+	}
+	return nil
+}
+
+// Users yields the id of every user with an inbox, in ascending byte order.
+func (x *Inboxes) Users(ctx context.Context) iter.Seq2[string, error] {
+	return paginate(ctx, x.store, func() fetchFunc[string] {
+		after := ""
+		return func(tx ReadTx, limit int) ([]string, bool, error) {
+			users, err := tx.Users(after, limit)
+			if err != nil {
+				return nil, false, fmt.Errorf("list users: %w", err)
+			}
+			if len(users) > 0 {
+				after = users[len(users)-1]
+			}
+			return users, len(users) == limit, nil
+		}
+	})
+}
