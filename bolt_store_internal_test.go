@@ -1,0 +1,960 @@
+package messaging
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// openTestBolt opens a NoSync store in a fresh directory, closed at cleanup.
+func openTestBolt(t *testing.T) (*BoltStore, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "messages.db")
+	s, err := OpenBoltStore(path, &BoltOptions{NoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, s.Close()) })
+	return s, path
+}
+
+var t0 = time.Date(2024, 5, 1, 12, 0, 0, 123456789, time.UTC)
+
+func putInbox(t *testing.T, s Store, owner string) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx Tx) error {
+		return tx.PutInbox(InboxRecord{Owner: owner})
+	}))
+}
+
+func TestBoltOptionsValidated(t *testing.T) {
+	dir := t.TempDir()
+	_, err := OpenBoltStore(filepath.Join(dir, "a.db"), &BoltOptions{Timeout: -time.Second})
+	assert.ErrorContains(t, err, "Timeout")
+	_, err = OpenBoltStore(filepath.Join(dir, "b.db"), &BoltOptions{FileMode: os.ModeDir | 0o600})
+	assert.ErrorContains(t, err, "FileMode")
+	_, statErr := os.Stat(filepath.Join(dir, "a.db"))
+	assert.ErrorIs(t, statErr, os.ErrNotExist, "invalid options must not create the file")
+
+	o, err := (*BoltOptions)(nil).withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, BoltOptions{Timeout: DefaultBoltTimeout, FileMode: 0o600}, o)
+}
+
+func TestBoltOpenCreatesPrivateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := OpenBoltStore(path, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+func TestBoltOpenLockedTimesOut(t *testing.T) {
+	s, path := openTestBolt(t)
+
+	const timeout = 150 * time.Millisecond
+	type result struct {
+		s   *BoltStore
+		err error
+	}
+	got := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		s2, err := OpenBoltStore(path, &BoltOptions{Timeout: timeout, NoSync: true})
+		got <- result{s2, err}
+	}()
+	select {
+	case r := <-got:
+		elapsed := time.Since(start)
+		if r.s != nil {
+			assert.NoError(t, r.s.Close())
+		}
+		require.Error(t, r.err)
+		assert.ErrorIs(t, r.err, ErrLocked)
+		assert.ErrorIs(t, r.err, berrors.ErrTimeout)
+		assert.ErrorContains(t, r.err, path)
+		assert.GreaterOrEqual(t, elapsed, timeout/2, "bbolt gives up between timeout-50ms and timeout")
+		assert.Less(t, elapsed, timeout+2*time.Second)
+	case <-time.After(10 * time.Second):
+		t.Fatal("second open of a held file hangs")
+	}
+
+	// Once the first handle is closed, the file opens again.
+	require.NoError(t, s.Close())
+	s3, err := OpenBoltStore(path, &BoltOptions{Timeout: timeout, NoSync: true})
+	require.NoError(t, err)
+	assert.NoError(t, s3.Close())
+}
+
+func TestBoltOpenRefusesJunkUntouched(t *testing.T) {
+	for name, content := range map[string][]byte{
+		"short": []byte("hello, this is not a database\n"),
+		"long":  bytes.Repeat([]byte("junk\x00\xff"), 3000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "junk.db")
+			require.NoError(t, os.WriteFile(path, content, 0o600))
+			s, err := OpenBoltStore(path, &BoltOptions{Timeout: 200 * time.Millisecond})
+			if s != nil {
+				assert.NoError(t, s.Close())
+			}
+			assert.ErrorIs(t, err, ErrNotStore)
+			assert.ErrorContains(t, err, path)
+			after, rerr := os.ReadFile(path)
+			require.NoError(t, rerr)
+			assert.True(t, bytes.Equal(content, after), "junk file changed")
+		})
+	}
+}
+
+func TestBoltOpenRefusesForeignBoltUntouched(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "foreign.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("widgets"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}))
+	require.NoError(t, db.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	s, err := OpenBoltStore(path, nil)
+	if s != nil {
+		assert.NoError(t, s.Close())
+	}
+	assert.ErrorIs(t, err, ErrNotStore)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "foreign bbolt file changed")
+
+	// The same holds for a db handed to NewBoltStore.
+	db, err = bbolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, db.Close()) }()
+	_, err = NewBoltStore(db)
+	assert.ErrorIs(t, err, ErrNotStore)
+}
+
+func TestBoltOpenRefusesNewerVersionUntouched(t *testing.T) {
+	s, path := openTestBolt(t)
+	putInbox(t, s, "bob")
+	require.NoError(t, s.Close())
+
+	db, err := bbolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyVersion, []byte{0, 0, 0, 0, 0, 0, 0, byte(boltFormatVersion + 1)})
+	}))
+	require.NoError(t, db.Close())
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	s2, err := OpenBoltStore(path, nil)
+	if s2 != nil {
+		assert.NoError(t, s2.Close())
+	}
+	assert.ErrorIs(t, err, ErrVersion)
+	assert.ErrorContains(t, err, "format 2")
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(before, after), "newer-version file changed")
+}
+
+func TestBoltOpenZeroLengthFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	s, err := OpenBoltStore(path, &BoltOptions{NoSync: true})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	putInbox(t, s, "bob")
+	assert.NoError(t, s.View(context.Background(), func(tx ReadTx) error {
+		_, err := tx.Inbox("bob")
+		return err
+	}))
+}
+
+func TestBoltReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := OpenBoltStore(path, nil) // durable: this is what reopening is about
+	require.NoError(t, err)
+	ctx := context.Background()
+	msg := MessageRecord{Sender: "bob", Recipient: "dave", Text: "hi Dave", Created: t0}
+	conv := ConversationRecord{Owner: "bob", Other: "dave", Messages: 1, Unread: 0, LastUpdate: t0, ReadMark: 7, PeerReadMark: 3}
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		if err != nil {
+			return err
+		}
+		msg.ID = id
+		conv.MaxID, conv.Last = id, msg
+		if err := tx.PutInbox(InboxRecord{Owner: "bob", Unread: 2}); err != nil {
+			return err
+		}
+		if err := tx.PutConversation(conv); err != nil {
+			return err
+		}
+		return tx.PutMessage("bob", "dave", msg)
+	}))
+	require.NoError(t, s.Close())
+
+	s, err = OpenBoltStore(path, nil)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		in, err := tx.Inbox("bob")
+		require.NoError(t, err)
+		assert.Equal(t, InboxRecord{Owner: "bob", Unread: 2}, in)
+		c, err := tx.Conversation("bob", "dave")
+		require.NoError(t, err)
+		assert.Equal(t, conv, c)
+		m, err := tx.Message("bob", "dave", msg.ID)
+		require.NoError(t, err)
+		assert.Equal(t, msg, m)
+		return nil
+	}))
+	var next uint64
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		var err error
+		next, err = tx.NextID()
+		return err
+	}))
+	assert.Greater(t, next, msg.ID, "IDs keep growing across reopen")
+}
+
+func TestBoltClosed(t *testing.T) {
+	s, _ := openTestBolt(t)
+	require.NoError(t, s.Close())
+	assert.NoError(t, s.Close(), "Close is idempotent")
+	ctx := context.Background()
+	assert.ErrorIs(t, s.View(ctx, func(ReadTx) error { return nil }), ErrClosed)
+	called := false
+	assert.ErrorIs(t, s.Update(ctx, func(Tx) error { called = true; return nil }), ErrClosed)
+	assert.False(t, called)
+}
+
+func TestBoltCloseWaitsForTransactions(t *testing.T) {
+	s, _ := openTestBolt(t)
+	inFn := make(chan struct{})
+	release := make(chan struct{})
+	updated := make(chan error, 1)
+	go func() {
+		updated <- s.Update(context.Background(), func(tx Tx) error {
+			close(inFn)
+			<-release
+			return tx.PutInbox(InboxRecord{Owner: "bob"})
+		})
+	}()
+	<-inFn
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an Update was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	assert.NoError(t, <-updated)
+	assert.NoError(t, <-closed)
+}
+
+func TestNewBoltStoreLeavesDBOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, db.Close()) }()
+
+	s, err := NewBoltStore(db)
+	require.NoError(t, err)
+	assert.Same(t, db, s.DB())
+	putInbox(t, s, "bob")
+	require.NoError(t, s.Close())
+
+	// db is still open and holds the store; a second wrap sees the data.
+	assert.NoError(t, db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketUsers).Bucket([]byte("bob")) == nil {
+			return errors.New("bob missing")
+		}
+		return nil
+	}))
+	s2, err := NewBoltStore(db)
+	require.NoError(t, err)
+	assert.NoError(t, s2.View(context.Background(), func(tx ReadTx) error {
+		_, err := tx.Inbox("bob")
+		return err
+	}))
+	assert.NoError(t, s2.Close())
+
+	_, err = NewBoltStore(nil)
+	assert.Error(t, err)
+}
+
+func TestBoltRollbackOnError(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx Tx) error {
+		if err := tx.PutInbox(InboxRecord{Owner: "bob"}); err != nil {
+			return err
+		}
+		if _, err := tx.NextID(); err != nil {
+			return err
+		}
+		return boom
+	})
+	assert.Same(t, boom, err, "fn's error is returned unchanged")
+	assert.Zero(t, s.commits.Load())
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		_, err := tx.Inbox("bob")
+		assert.ErrorIs(t, err, ErrNotFound)
+		return nil
+	}))
+	// The rolled-back NextID is handed out again: IDs start at 1.
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		id, err := tx.NextID()
+		assert.Equal(t, uint64(1), id)
+		return err
+	}))
+}
+
+func TestBoltCancelledContextWritesNothing(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	err := s.Update(ctx, func(tx Tx) error {
+		called = true
+		return tx.PutInbox(InboxRecord{Owner: "bob"})
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, called)
+	err = s.View(ctx, func(ReadTx) error { called = true; return nil })
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.False(t, called)
+	assert.Zero(t, s.commits.Load())
+}
+
+// holdLeader starts an Update that leads a group alone and blocks inside its
+// fn until release is called; it returns once the fn is running. Writers
+// started meanwhile queue for the next group.
+func holdLeader(t *testing.T, s *BoltStore, owner string) (release func(), done <-chan error) {
+	t.Helper()
+	in := make(chan struct{})
+	rel := make(chan struct{})
+	d := make(chan error, 1)
+	go func() {
+		d <- s.Update(context.Background(), func(tx Tx) error {
+			close(in)
+			<-rel
+			return tx.PutInbox(InboxRecord{Owner: owner})
+		})
+	}()
+	<-in
+	var once sync.Once
+	return func() { once.Do(func() { close(rel) }) }, d
+}
+
+func waitQueued(t *testing.T, s *BoltStore, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.queue) == n
+	}, 5*time.Second, time.Millisecond)
+}
+
+func TestBoltGroupCommit(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	release, leaderDone := holdLeader(t, s, "leader")
+
+	const n = 63
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(ctx, func(tx Tx) error {
+				if _, err := tx.NextID(); err != nil {
+					return err
+				}
+				return tx.PutInbox(InboxRecord{Owner: fmt.Sprintf("user%02d", i)})
+			})
+		}()
+	}
+	waitQueued(t, s, n)
+	release()
+	require.NoError(t, <-leaderDone)
+	for range n {
+		assert.NoError(t, <-errs)
+	}
+	assert.Equal(t, uint64(2), s.commits.Load(), "64 writers: the leader alone, then the 63 queued in one commit")
+
+	var users []string
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		var err error
+		users, err = tx.Users("", 1000)
+		return err
+	}))
+	assert.Len(t, users, n+1)
+}
+
+// TestBoltGroupCommitUnforced: writers that merely run at the same time,
+// without a held leader, still share commits. fsync is on, so commits take
+// long enough for writers to queue.
+func TestBoltGroupCommitUnforced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := OpenBoltStore(path, nil)
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, s.Close()) }()
+
+	const n = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			assert.NoError(t, s.Update(context.Background(), func(tx Tx) error {
+				return tx.PutInbox(InboxRecord{Owner: fmt.Sprintf("user%02d", i)})
+			}))
+		})
+	}
+	close(start)
+	wg.Wait()
+	commits := s.commits.Load()
+	t.Logf("%d writes in %d commits", n, commits)
+	assert.Less(t, commits, uint64(n))
+}
+
+func TestBoltLoneWriterCommitsAtOnce(t *testing.T) {
+	s, _ := openTestBolt(t)
+	for i := range 20 {
+		start := time.Now()
+		putInbox(t, s, fmt.Sprint("u", i))
+		assert.Less(t, time.Since(start), time.Second)
+		assert.Equal(t, uint64(i+1), s.commits.Load(), "each lone write is its own commit")
+	}
+}
+
+func TestBoltGroupFailingWriterIsolated(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	release, leaderDone := holdLeader(t, s, "leader")
+
+	var mu sync.Mutex
+	calls := map[string]int{}
+	count := func(name string) {
+		mu.Lock()
+		calls[name]++
+		mu.Unlock()
+	}
+	boom := errors.New("boom")
+	noWrite := errors.New("failed without writing")
+	type call struct {
+		name string
+		fn   func(Tx) error
+	}
+	// Queued in this order, so they run in this order in the next group.
+	order := []call{
+		{"a", func(tx Tx) error { count("a"); return tx.PutInbox(InboxRecord{Owner: "a"}) }},
+		{"b", func(tx Tx) error {
+			count("b")
+			if err := tx.PutInbox(InboxRecord{Owner: "b"}); err != nil {
+				return err
+			}
+			return boom
+		}},
+		{"c", func(tx Tx) error { count("c"); return tx.PutInbox(InboxRecord{Owner: "c"}) }},
+		{"d", func(tx Tx) error {
+			count("d")
+			if _, err := tx.Inbox("nobody"); err == nil {
+				return errors.New("nobody exists")
+			}
+			return noWrite
+		}},
+		{"e", func(tx Tx) error { count("e"); return tx.PutInbox(InboxRecord{Owner: "e"}) }},
+	}
+	results := make([]chan error, len(order))
+	for i, c := range order {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- s.Update(ctx, c.fn) }()
+		waitQueued(t, s, i+1)
+	}
+	release()
+	require.NoError(t, <-leaderDone)
+	assert.NoError(t, <-results[0])
+	assert.Same(t, boom, <-results[1])
+	assert.NoError(t, <-results[2])
+	assert.Same(t, noWrite, <-results[3])
+	assert.NoError(t, <-results[4])
+
+	// b rolled back the first try; a ran again, the rest went on; one commit.
+	assert.Equal(t, map[string]int{"a": 2, "b": 1, "c": 1, "d": 1, "e": 1}, calls)
+	assert.Equal(t, uint64(2), s.commits.Load())
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		users, err := tx.Users("", 10)
+		assert.Equal(t, []string{"a", "c", "e", "leader"}, users)
+		return err
+	}))
+}
+
+func TestBoltGroupPanicIsolated(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	release, leaderDone := holdLeader(t, s, "leader")
+
+	before := make(chan error, 1)
+	go func() {
+		before <- s.Update(ctx, func(tx Tx) error { return tx.PutInbox(InboxRecord{Owner: "before"}) })
+	}()
+	waitQueued(t, s, 1)
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		_ = s.Update(ctx, func(tx Tx) error {
+			if err := tx.PutInbox(InboxRecord{Owner: "panicker"}); err != nil {
+				return err
+			}
+			panic("kaboom")
+		})
+	}()
+	waitQueued(t, s, 2)
+	after := make(chan error, 1)
+	go func() {
+		after <- s.Update(ctx, func(tx Tx) error { return tx.PutInbox(InboxRecord{Owner: "after"}) })
+	}()
+	waitQueued(t, s, 3)
+	release()
+
+	require.NoError(t, <-leaderDone)
+	assert.Equal(t, "kaboom", <-recovered, "the panic reaches its own caller")
+	assert.NoError(t, <-before)
+	assert.NoError(t, <-after)
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		users, err := tx.Users("", 10)
+		assert.Equal(t, []string{"after", "before", "leader"}, users)
+		return err
+	}))
+
+	// A lone panicking writer leads its own group; the store goes on.
+	assert.PanicsWithValue(t, "again", func() {
+		_ = s.Update(ctx, func(tx Tx) error {
+			_ = tx.PutInbox(InboxRecord{Owner: "x"})
+			panic("again")
+		})
+	})
+	putInbox(t, s, "y")
+}
+
+func TestBoltQueuedWriterCancelled(t *testing.T) {
+	s, _ := openTestBolt(t)
+	release, leaderDone := holdLeader(t, s, "leader")
+	defer release()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	called := make(chan struct{}, 1)
+	res := make(chan error, 1)
+	go func() {
+		res <- s.Update(ctx, func(tx Tx) error {
+			called <- struct{}{}
+			return tx.PutInbox(InboxRecord{Owner: "cancelled"})
+		})
+	}()
+	waitQueued(t, s, 1)
+	cancel()
+	select {
+	case err := <-res:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a cancelled queued writer waits for the commit in flight")
+	}
+	release()
+	require.NoError(t, <-leaderDone)
+	assert.Empty(t, called)
+	require.NoError(t, s.View(context.Background(), func(tx ReadTx) error {
+		_, err := tx.Inbox("cancelled")
+		assert.ErrorIs(t, err, ErrNotFound)
+		return nil
+	}))
+}
+
+func TestBoltReadOnlyUpdateCommitsNothing(t *testing.T) {
+	s, _ := openTestBolt(t)
+	require.NoError(t, s.Update(context.Background(), func(tx Tx) error {
+		_, err := tx.Users("", 10)
+		return err
+	}))
+	assert.Zero(t, s.commits.Load())
+}
+
+func TestBoltTxUnusableAfterFn(t *testing.T) {
+	s, _ := openTestBolt(t)
+	var kept Tx
+	require.NoError(t, s.Update(context.Background(), func(tx Tx) error { kept = tx; return nil }))
+	assert.ErrorIs(t, kept.PutInbox(InboxRecord{Owner: "late"}), errTxDone)
+	_, err := kept.Inbox("late")
+	assert.ErrorIs(t, err, errTxDone)
+}
+
+// ---- records, order and cascades ----
+
+func TestBoltConversationsOrderAndIndexMove(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	putInbox(t, s, "bob")
+	put := func(other string, lu time.Time) {
+		t.Helper()
+		require.NoError(t, s.Update(ctx, func(tx Tx) error {
+			return tx.PutConversation(ConversationRecord{Owner: "bob", Other: other, LastUpdate: lu})
+		}))
+	}
+	put("carol", t0)
+	put("dave", t0.Add(time.Hour))
+	put("al", t0)
+	put("zed", t0.Add(-time.Hour))
+	put("zed", t0.Add(2*time.Hour)) // moves to the front
+	put("al", t0.Add(time.Hour))    // ties with dave, sorts before it
+
+	others := func(recs []ConversationRecord) []string {
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.Other)
+		}
+		return out
+	}
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		all, err := tx.Conversations("bob", nil, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"zed", "al", "dave", "carol"}, others(all))
+		k := all[1].Key()
+		page, err := tx.Conversations("bob", &k, 2)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"dave", "carol"}, others(page))
+		// A position that is not stored.
+		page, err = tx.Conversations("bob", &ConversationKey{LastUpdate: t0.Add(90 * time.Minute), Other: "q"}, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"al", "dave", "carol"}, others(page))
+		none, err := tx.Conversations("bob", nil, 0)
+		assert.Empty(t, none)
+		assert.NoError(t, err)
+		none, err = tx.Conversations("nobody", nil, 10)
+		assert.Empty(t, none)
+		return err
+	}))
+
+	// Deleting removes the index entry.
+	require.NoError(t, s.Update(ctx, func(tx Tx) error { return tx.DeleteConversation("bob", "al") }))
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		all, err := tx.Conversations("bob", nil, 10)
+		assert.Equal(t, []string{"zed", "dave", "carol"}, others(all))
+		_, cerr := tx.Conversation("bob", "al")
+		assert.ErrorIs(t, cerr, ErrNotFound)
+		return err
+	}))
+	err := s.Update(ctx, func(tx Tx) error { return tx.DeleteConversation("bob", "al") })
+	assert.ErrorIs(t, err, ErrNotFound)
+	err = s.Update(ctx, func(tx Tx) error {
+		return tx.PutConversation(ConversationRecord{Owner: "nobody", Other: "x"})
+	})
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestBoltMessagesOrderAndPositions(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	putInbox(t, s, "bob")
+	// Created out of ID order, with ties, before and after 1970.
+	created := []time.Time{
+		t0, t0.Add(-time.Nanosecond), t0, time.Date(1900, 1, 1, 0, 0, 0, 1, time.UTC), t0.Add(time.Second),
+	}
+	var want []MessageRecord
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		if err := tx.PutConversation(ConversationRecord{Owner: "bob", Other: "dave", LastUpdate: t0}); err != nil {
+			return err
+		}
+		for i, c := range created {
+			m := MessageRecord{ID: uint64(10 + i), Sender: "dave", Recipient: "bob", Text: fmt.Sprint("m", i), Created: c}
+			want = append(want, m)
+			if err := tx.PutMessage("bob", "dave", m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// (Created, ID) order: 13, 11, 10, 12, 14.
+	ids := func(ms []MessageRecord) []uint64 {
+		var out []uint64
+		for _, m := range ms {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		fwd, err := tx.Messages("bob", "dave", nil, false, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{13, 11, 10, 12, 14}, ids(fwd))
+		back, err := tx.Messages("bob", "dave", nil, true, 2)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{14, 12}, ids(back))
+
+		k := want[0].Key() // ID 10
+		fwd, err = tx.Messages("bob", "dave", &k, false, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{12, 14}, ids(fwd))
+		back, err = tx.Messages("bob", "dave", &k, true, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{11, 13}, ids(back))
+
+		// Positions that are not stored messages.
+		between := MessageKey{Created: t0, ID: 11}
+		fwd, err = tx.Messages("bob", "dave", &between, false, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{12, 14}, ids(fwd))
+		back, err = tx.Messages("bob", "dave", &between, true, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{10, 11, 13}, ids(back))
+		past := MessageKey{Created: t0.Add(time.Hour)}
+		back, err = tx.Messages("bob", "dave", &past, true, 1)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{14}, ids(back))
+		fwd, err = tx.Messages("bob", "dave", &past, false, 1)
+		require.NoError(t, err)
+		assert.Empty(t, fwd)
+
+		byID, err := tx.MessagesByID("bob", "dave", 11, 2)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{12, 13}, ids(byID))
+		byID, err = tx.MessagesByID("bob", "dave", math.MaxUint64, 2)
+		require.NoError(t, err)
+		assert.Empty(t, byID)
+
+		m, err := tx.Message("bob", "dave", 12)
+		require.NoError(t, err)
+		assert.Equal(t, want[2], m)
+		assert.Equal(t, time.UTC, m.Created.Location())
+		_, err = tx.Message("bob", "dave", 99)
+		assert.ErrorIs(t, err, ErrNotFound)
+		_, err = tx.Message("bob", "nobody", 12)
+		assert.ErrorIs(t, err, ErrNotFound)
+
+		none, err := tx.Messages("bob", "nobody", nil, false, 10)
+		assert.Empty(t, none)
+		assert.NoError(t, err)
+		none, err = tx.Messages("bob", "dave", nil, false, 0)
+		assert.Empty(t, none)
+		return err
+	}))
+
+	// Replacing a message with a new Created moves it; deleting removes it.
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		m := want[3]
+		m.Created = t0.Add(time.Hour)
+		m.Text = "moved"
+		if err := tx.PutMessage("bob", "dave", m); err != nil {
+			return err
+		}
+		return tx.DeleteMessage("bob", "dave", 11)
+	}))
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		fwd, err := tx.Messages("bob", "dave", nil, false, 10)
+		assert.Equal(t, []uint64{10, 12, 14, 13}, ids(fwd))
+		return err
+	}))
+	err := s.Update(ctx, func(tx Tx) error { return tx.DeleteMessage("bob", "dave", 11) })
+	assert.ErrorIs(t, err, ErrNotFound)
+	err = s.Update(ctx, func(tx Tx) error { return tx.PutMessage("bob", "nobody", want[0]) })
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestBoltDeleteInboxCascades(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	for _, u := range []string{"bob", "dave", "bob/x", "b", "bo\x00b"} {
+		putInbox(t, s, u)
+	}
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		if err := tx.PutConversation(ConversationRecord{Owner: "bob", Other: "dave", LastUpdate: t0}); err != nil {
+			return err
+		}
+		return tx.PutMessage("bob", "dave", MessageRecord{ID: 1, Sender: "bob", Recipient: "dave", Text: "x", Created: t0})
+	}))
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		users, err := tx.Users("", 10)
+		assert.Equal(t, []string{"b", "bo\x00b", "bob", "bob/x", "dave"}, users)
+		page, err2 := tx.Users("bo\x00b", 2)
+		assert.Equal(t, []string{"bob", "bob/x"}, page)
+		page, err3 := tx.Users("bob/", 10)
+		assert.Equal(t, []string{"bob/x", "dave"}, page)
+		none, err4 := tx.Users("", 0)
+		assert.Empty(t, none)
+		return errors.Join(err, err2, err3, err4)
+	}))
+	require.NoError(t, s.Update(ctx, func(tx Tx) error { return tx.DeleteInbox("bob") }))
+	putInbox(t, s, "bob")
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		_, err := tx.Conversation("bob", "dave")
+		assert.ErrorIs(t, err, ErrNotFound)
+		convs, err := tx.Conversations("bob", nil, 10)
+		assert.Empty(t, convs)
+		return err
+	}))
+	err := s.Update(ctx, func(tx Tx) error { return tx.DeleteInbox("nobody") })
+	assert.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestBoltCorruptRecordIsAnError(t *testing.T) {
+	s, _ := openTestBolt(t)
+	ctx := context.Background()
+	putInbox(t, s, "bob")
+	require.NoError(t, s.Update(ctx, func(tx Tx) error {
+		if err := tx.PutConversation(ConversationRecord{Owner: "bob", Other: "dave", LastUpdate: t0}); err != nil {
+			return err
+		}
+		return tx.PutMessage("bob", "dave", MessageRecord{ID: 1, Text: "x", Created: t0})
+	}))
+	require.NoError(t, s.DB().Update(func(tx *bbolt.Tx) error {
+		ob := tx.Bucket(bucketUsers).Bucket([]byte("bob"))
+		if err := ob.Put(keyInbox, []byte{1, 2}); err != nil {
+			return err
+		}
+		cb := ob.Bucket(keyConvs).Bucket([]byte("dave"))
+		if err := cb.Put(keyRecord, []byte{9}); err != nil {
+			return err
+		}
+		return cb.Bucket(keyMessages).Put(encodeMessageKey(MessageKey{Created: t0, ID: 1}), []byte{1, 0xff})
+	}))
+	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
+		_, err := tx.Inbox("bob")
+		assert.ErrorIs(t, err, errCorrupt)
+		_, err = tx.Conversation("bob", "dave")
+		assert.ErrorIs(t, err, errCorrupt)
+		_, err = tx.Conversations("bob", nil, 10)
+		assert.ErrorIs(t, err, errCorrupt)
+		_, err = tx.Message("bob", "dave", 1)
+		assert.ErrorIs(t, err, errCorrupt)
+		_, err = tx.Messages("bob", "dave", nil, false, 10)
+		assert.ErrorIs(t, err, errCorrupt)
+		return nil
+	}))
+}
+
+func TestBoltRecordRoundTrip(t *testing.T) {
+	m := MessageRecord{ID: math.MaxUint64, Sender: "bøb", Recipient: "dave \"x\"", Text: "héllo\n", Created: time.Date(-5000, 1, 1, 0, 0, 0, 999999999, time.UTC)}
+	gotM, err := decodeMessage(appendMessage(nil, m))
+	require.NoError(t, err)
+	assert.Equal(t, m, gotM)
+
+	c := ConversationRecord{Owner: "o", Other: "x", Messages: 3, Unread: -1, LastUpdate: t0, MaxID: 9, ReadMark: 8, PeerReadMark: 7, Last: m}
+	gotC, err := decodeConversation("o", "x", encodeConversation(c))
+	require.NoError(t, err)
+	assert.Equal(t, c, gotC)
+
+	var zero ConversationRecord
+	gotC, err = decodeConversation("", "", encodeConversation(zero))
+	require.NoError(t, err)
+	assert.Equal(t, zero, gotC)
+	assert.True(t, gotC.LastUpdate.IsZero())
+
+	in := InboxRecord{Owner: "o", Unread: math.MaxInt}
+	gotI, err := decodeInbox("o", encodeInbox(in))
+	require.NoError(t, err)
+	assert.Equal(t, in, gotI)
+
+	// Every strict prefix of a record, and a record with a byte more, fail.
+	full := encodeConversation(c)
+	for n := range len(full) {
+		_, err := decodeConversation("o", "x", full[:n])
+		assert.ErrorIs(t, err, errCorrupt, "prefix of %d bytes", n)
+	}
+	_, err = decodeConversation("o", "x", append(full, 0))
+	assert.ErrorIs(t, err, errCorrupt)
+}
+
+// FuzzDecodeRecord: arbitrary bytes decode to a record or an error, never a
+// panic, and what decodes survives a re-encoding unchanged. (Bytes may differ:
+// an overlong uvarint decodes too.)
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add(encodeInbox(InboxRecord{Unread: 3}))
+	f.Add(appendMessage(nil, MessageRecord{ID: 1, Sender: "a", Text: "t", Created: t0}))
+	f.Add(encodeConversation(ConversationRecord{Messages: 1, LastUpdate: t0, Last: MessageRecord{Text: "x"}}))
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if m, err := decodeMessage(b); err == nil {
+			again, err := decodeMessage(appendMessage(nil, m))
+			assert.NoError(t, err)
+			assert.Equal(t, m, again)
+		}
+		if c, err := decodeConversation("o", "x", b); err == nil {
+			again, err := decodeConversation("o", "x", encodeConversation(c))
+			assert.NoError(t, err)
+			assert.Equal(t, c, again)
+		}
+		if in, err := decodeInbox("o", b); err == nil {
+			again, err := decodeInbox("o", encodeInbox(in))
+			assert.NoError(t, err)
+			assert.Equal(t, in, again)
+		}
+	})
+}
+
+// FuzzKeyEncoding checks the key encodings: they round-trip, byte order is
+// MessageKey / ConversationKey order for every time.Time (including the
+// extremes, where Unix seconds wrap), and distinct keys never collide.
+func FuzzKeyEncoding(f *testing.F) {
+	f.Add(int64(0), uint32(0), uint64(0), "", int64(0), uint32(0), uint64(0), "")
+	f.Add(t0.Unix(), uint32(t0.Nanosecond()), uint64(1), "bob", t0.Unix(), uint32(t0.Nanosecond()+1), uint64(1), "bo")
+	f.Add(int64(-1), uint32(999999999), uint64(2), "a", int64(0), uint32(0), uint64(1), "a\x00")
+	f.Add(int64(math.MinInt64), uint32(0), uint64(math.MaxUint64), "z", int64(math.MaxInt64), uint32(999999999), uint64(0), "")
+	f.Add(int64(math.MaxInt64), uint32(0), uint64(5), "x", int64(math.MinInt64), uint32(0), uint64(5), "x")
+	f.Add(time.Time{}.Unix(), uint32(0), uint64(0), "é", int64(-62135596801), uint32(5), uint64(0), "é")
+	f.Fuzz(func(t *testing.T, s1 int64, ns1 uint32, id1 uint64, o1 string, s2 int64, ns2 uint32, id2 uint64, o2 string) {
+		// time.Unix with wrapping seconds reaches every instant package
+		// time can represent.
+		t1 := time.Unix(s1, int64(ns1%1e9))
+		t2 := time.Unix(s2, int64(ns2%1e9))
+
+		e1 := encodeTime(t1)
+		got, err := getTime(e1)
+		require.NoError(t, err)
+		assert.True(t, got.Equal(t1), "time round trip: %v != %v", got, t1)
+		assert.Equal(t, t1.UTC(), got)
+		assert.Equal(t, t1.Compare(t2), bytes.Compare(e1, encodeTime(t2)), "time order: %v vs %v", t1, t2)
+		assert.Equal(t, t2.Compare(t1), bytes.Compare(encodeInvertedTime(t1), encodeInvertedTime(t2)))
+
+		mk1, mk2 := MessageKey{Created: t1, ID: id1}, MessageKey{Created: t2, ID: id2}
+		b1, b2 := encodeMessageKey(mk1), encodeMessageKey(mk2)
+		assert.Equal(t, mk1.Compare(mk2), bytes.Compare(b1, b2), "message order: %v vs %v", mk1, mk2)
+		dmk, err := decodeMessageKey(b1)
+		require.NoError(t, err)
+		assert.Equal(t, 0, dmk.Compare(mk1))
+		assert.Equal(t, MessageKey{Created: t1.UTC(), ID: id1}, dmk)
+
+		ck1, ck2 := ConversationKey{LastUpdate: t1, Other: o1}, ConversationKey{LastUpdate: t2, Other: o2}
+		c1, c2 := encodeConversationKey(ck1), encodeConversationKey(ck2)
+		assert.Equal(t, ck1.Compare(ck2), bytes.Compare(c1, c2), "conversation order: %+v vs %+v", ck1, ck2)
+		dck, err := decodeConversationKey(c1)
+		require.NoError(t, err)
+		assert.Equal(t, ConversationKey{LastUpdate: t1.UTC(), Other: o1}, dck)
+		// No collisions: equal encodings only for equal keys, also when
+		// the same time is shared and only the user ids differ.
+		if bytes.Equal(c1, c2) {
+			assert.Equal(t, o1, o2)
+			assert.True(t, t1.Equal(t2))
+		}
+		same := encodeConversationKey(ConversationKey{LastUpdate: t1, Other: o2})
+		assert.Equal(t, o1 == o2, bytes.Equal(c1, same))
+	})
+}
