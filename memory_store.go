@@ -38,9 +38,10 @@ type memInbox struct {
 }
 
 type memConv struct {
-	rec  ConversationRecord
-	msgs []MessageRecord // MessageKey.Compare order
-	ids  []memID         // ascending ID
+	rec     ConversationRecord
+	msgs    []MessageRecord     // MessageKey.Compare order
+	ids     []memID             // ascending ID
+	deleted map[uint64]struct{} // tombstones: IDs DeleteMessage removed; nil until the first
 }
 
 type memID struct {
@@ -219,6 +220,16 @@ func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) (
 	return out, nil
 }
 
+// Deleted looks id up in the conversation's tombstones.
+func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
+	c := v.conv(owner, other)
+	if c == nil {
+		return false, nil
+	}
+	_, ok := c.deleted[id]
+	return ok, nil
+}
+
 func cmpMsgKey(m MessageRecord, k MessageKey) int { return m.Key().Compare(k) }
 func cmpID(e memID, id uint64) int                { return cmp.Compare(e.id, id) }
 
@@ -323,6 +334,9 @@ func (t *memTx) Messages(owner, other string, after *MessageKey, reverse bool, l
 func (t *memTx) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
 	return (*memView)(t).MessagesByID(owner, other, afterID, limit)
 }
+func (t *memTx) Deleted(owner, other string, id uint64) (bool, error) {
+	return (*memView)(t).Deleted(owner, other, id)
+}
 
 func (t *memTx) NextID() (uint64, error) {
 	t.undo = append(t.undo, memUndo{op: undoSeq, seq: t.seq})
@@ -379,6 +393,8 @@ func (t *memTx) DeleteConversation(owner, other string) error {
 	return nil
 }
 
+// PutMessage leaves a tombstone of m.ID as it is: a deleted ID put back is
+// both present and Deleted (package messaging never puts a deleted ID back).
 func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 	c := (*memView)(t).conv(owner, other)
 	if c == nil {
@@ -392,14 +408,26 @@ func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 	return nil
 }
 
+// DeleteMessage removes the message and adds its ID to the conversation's
+// tombstones, creating the set on the conversation's first delete.
 func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
-	if c := (*memView)(t).conv(owner, other); c != nil {
-		if m, ok := c.remove(id); ok {
-			t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: m})
-			return nil
-		}
+	c := (*memView)(t).conv(owner, other)
+	if c == nil {
+		return ErrNotFound
 	}
-	return ErrNotFound
+	m, ok := c.remove(id)
+	if !ok {
+		return ErrNotFound
+	}
+	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: m})
+	if _, dup := c.deleted[id]; !dup {
+		if c.deleted == nil {
+			c.deleted = make(map[uint64]struct{})
+		}
+		c.deleted[id] = struct{}{}
+		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: MessageRecord{ID: id}})
+	}
+	return nil
 }
 
 // memUndo is one entry of the undo log: what to restore, by value, so that
@@ -426,6 +454,7 @@ const (
 	undoConvRec                // restore conv.rec = convRec
 	undoMsgAdd                 // remove msg.ID from conv
 	undoMsgDel                 // put msg back into conv
+	undoTombAdd                // remove the tombstone of msg.ID from conv
 )
 
 // rollback applies the undo log backwards, so each entry finds the state
@@ -452,6 +481,8 @@ func (s *MemoryStore) rollback() {
 			u.conv.remove(u.msg.ID)
 		case undoMsgDel:
 			u.conv.insert(u.msg)
+		case undoTombAdd:
+			delete(u.conv.deleted, u.msg.ID)
 		}
 	}
 }

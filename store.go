@@ -14,7 +14,18 @@ import (
 // writing its own Store runs the conformance suite in package storetest
 // against it.
 //
-// Every Store must be safe for concurrent use by many goroutines.
+// Every Store must be safe for concurrent use by many goroutines, and its
+// transactions serializable: concurrent Updates behave as if run one after
+// the other, so a read-modify-write inside one Update never loses another's
+// write.
+//
+// User ids reaching a Store are non-empty, valid UTF-8 of at most
+// MaxUserBytes bytes without control characters (the root package refuses
+// any other); a Store keeps every such id apart from every other, byte for
+// byte. Times are kept to the nanosecond and returned in UTC.
+//
+// Errors: a missing record is ErrNotFound, returned bare or wrapped; the
+// caller adds the context. Stores return ErrClosed after Close.
 type Store interface {
 	// View runs fn in a read-only transaction that sees one consistent
 	// state of the store. fn must not keep the ReadTx, or anything that
@@ -33,10 +44,14 @@ type Store interface {
 	// outside the transaction other than recording its result. If ctx is
 	// done before fn starts, fn is not called and Update returns an error
 	// wrapping ctx.Err(). After Close, Update returns ErrClosed.
+	//
+	// fn must not call View, Update or Close of the same store: a store may
+	// run fn while holding what those wait for.
 	Update(ctx context.Context, fn func(Tx) error) error
 
-	// Close releases the store. Calls after Close return ErrClosed. Close is
-	// idempotent.
+	// Close releases the store, after the transactions in flight end. Other
+	// calls after Close return ErrClosed; Close itself is idempotent and
+	// returns what the first call returned.
 	Close() error
 }
 
@@ -47,7 +62,7 @@ type Store interface {
 // nothing stored, and it stays valid after the transaction ends. A missing
 // record gives an error for which errors.Is(err, ErrNotFound) holds; methods
 // returning lists give an empty list, not an error, when there is nothing to
-// list.
+// list, and so does a limit <= 0.
 type ReadTx interface {
 	// Inbox returns the inbox record of owner, or ErrNotFound.
 	Inbox(owner string) (InboxRecord, error)
@@ -82,6 +97,13 @@ type ReadTx interface {
 	// marks are IDs, so this is how the messages a read mark covers are
 	// found. An unknown conversation gives an empty list.
 	MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error)
+
+	// Deleted reports whether DeleteMessage removed the message with id from
+	// owner's conversation with other since the conversation was created:
+	// the tombstones that let a check tell a copy deleted on purpose from a
+	// copy lost. DeleteConversation and DeleteInbox forget them. An unknown
+	// conversation gives false.
+	Deleted(owner, other string, id uint64) (bool, error)
 }
 
 // Tx reads and writes records inside the function passed to Update. Its
@@ -92,7 +114,8 @@ type Tx interface {
 	ReadTx
 
 	// NextID returns a message ID that is greater than every ID the store
-	// has returned before in a committed transaction. IDs start at 1.
+	// has returned before in a committed transaction, or earlier in this
+	// one. IDs start at 1.
 	NextID() (uint64, error)
 
 	// PutInbox creates or replaces the inbox record of rec.Owner.
@@ -104,7 +127,7 @@ type Tx interface {
 
 	// PutConversation creates or replaces the conversation record
 	// (rec.Owner, rec.Other) and moves it to its place in the LastUpdate
-	// order. The inbox record of rec.Owner must exist.
+	// order. Without an inbox record of rec.Owner it returns ErrNotFound.
 	PutConversation(rec ConversationRecord) error
 
 	// DeleteConversation removes owner's conversation with other and all
@@ -112,11 +135,12 @@ type Tx interface {
 	DeleteConversation(owner, other string) error
 
 	// PutMessage stores m in owner's conversation with other, replacing a
-	// message with the same ID. The conversation record must exist.
+	// message with the same ID. Without the conversation record it returns
+	// ErrNotFound.
 	PutMessage(owner, other string, m MessageRecord) error
 
 	// DeleteMessage removes the message with id from owner's conversation
-	// with other, or returns ErrNotFound.
+	// with other and leaves a tombstone for Deleted, or returns ErrNotFound.
 	DeleteMessage(owner, other string, id uint64) error
 }
 
@@ -137,6 +161,9 @@ type ConversationRecord struct {
 	Unread     int       // new messages in this copy
 	LastUpdate time.Time // the largest Created among its messages (kept when emptied)
 
+	// FirstID is the ID of the message that created this conversation: no
+	// message of the pair with a smaller ID can be in it.
+	FirstID uint64
 	// MaxID is the largest message ID ever added to this conversation.
 	MaxID uint64
 	// ReadMark: messages received by Owner with ID <= ReadMark are read.
@@ -148,6 +175,15 @@ type ConversationRecord struct {
 	// Last is the newest message in (Created, ID) order, with Text cut to a
 	// preview; zero when the conversation is empty.
 	Last MessageRecord
+}
+
+// Checker is an optional capability of a Store: a check of its own
+// structure (indexes against records, records that do not decode) that the
+// Store interface cannot see. Inboxes.Verify runs it when the store has it.
+type Checker interface {
+	// Check reports every problem it finds to report, and returns an error
+	// only if it could not run the check.
+	Check(ctx context.Context, report func(Problem)) error
 }
 
 // Key returns the position of c in its inbox's LastUpdate order.

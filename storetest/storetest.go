@@ -13,10 +13,10 @@
 //	}
 //
 // Run checks the Store contract as the comments in package messaging state
-// it, and nothing more: the records and their orders, what a missing key
-// gives, who owns returned memory, transactions (atomic commit, rollback of
-// every kind of write, isolation of readers, cancellation), Close, and
-// concurrent use. It does not check the messaging rules (mirrored copies,
+// it, and nothing more: the records and their orders, tombstones (Deleted),
+// what a missing key gives, who owns returned memory, transactions (atomic
+// commit, rollback of every kind of write, isolation of readers,
+// cancellation), Close, and concurrent use. It does not check the messaging rules (mirrored copies,
 // unread counts, validation), which live in package messaging, above any
 // store. Run it with -race.
 //
@@ -37,12 +37,17 @@
 //   - An Update runs as if alone (serializable): concurrent read-modify-write
 //     Updates lose no write.
 //   - A second Close returns nil or ErrClosed.
+//   - Deleted is true exactly for the IDs DeleteMessage removed from that
+//     conversation since it was last created. The suite never puts such an
+//     ID back into the same conversation (package messaging never does), so
+//     what Deleted says then is left to the store.
 package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -125,6 +130,11 @@ var suite = []struct {
 	{"Message/DeleteMissingIsErrNotFound", testMessageDeleteMissing},
 	{"Message/DeleteRemovesFromAllViews", testMessageDeleteAllViews},
 	{"Message/RecordsOfOthersUnchanged", testMessageRecordsOfOthersUnchanged},
+
+	{"Deleted/AfterDeleteMessageOnly", testDeletedAfterDeleteMessage},
+	{"Deleted/ReadableInsideTheDeletingUpdate", testDeletedInsideUpdate},
+	{"Deleted/ForgottenByDeleteConversation", testDeletedForgottenByDeleteConversation},
+	{"Deleted/ForgottenByDeleteInbox", testDeletedForgottenByDeleteInbox},
 
 	{"Messages/OrderByCreatedThenID", testMessagesOrder},
 	{"Messages/EqualCreatedOrderedByID", testMessagesEqualCreated},
@@ -224,6 +234,7 @@ func conv(owner, other string, last time.Time) messaging.ConversationRecord {
 		Messages:     len(owner) + 1,
 		Unread:       len(other),
 		LastUpdate:   last,
+		FirstID:      uint64(10 + len(other)),
 		MaxID:        100,
 		ReadMark:     90,
 		PeerReadMark: 80,
@@ -475,6 +486,7 @@ type model struct {
 	inboxes map[string]messaging.InboxRecord
 	convs   map[pair]messaging.ConversationRecord
 	msgs    map[pair]map[uint64]messaging.MessageRecord
+	tombs   map[pair]map[uint64]bool // what Deleted gives true for
 
 	owners map[string]bool
 	pairs  map[pair]bool
@@ -486,6 +498,7 @@ func newModel() *model {
 		inboxes: map[string]messaging.InboxRecord{},
 		convs:   map[pair]messaging.ConversationRecord{},
 		msgs:    map[pair]map[uint64]messaging.MessageRecord{},
+		tombs:   map[pair]map[uint64]bool{},
 		owners:  map[string]bool{},
 		pairs:   map[pair]bool{},
 		refs:    map[msgRef]bool{},
@@ -506,6 +519,9 @@ func (m *model) clone() *model {
 		for id, v := range ms {
 			c.msgs[p][id] = v
 		}
+	}
+	for p, ts := range m.tombs {
+		c.tombs[p] = maps.Clone(ts)
 	}
 	c.probe(m)
 	return c
@@ -560,6 +576,7 @@ func (m *model) DeleteInbox(owner string) op {
 		if p.Owner == owner {
 			delete(m.convs, p)
 			delete(m.msgs, p)
+			delete(m.tombs, p)
 		}
 	}
 	return delInbox(owner)
@@ -569,6 +586,7 @@ func (m *model) DeleteConversation(owner, other string) op {
 	p := m.seePair(owner, other)
 	delete(m.convs, p)
 	delete(m.msgs, p)
+	delete(m.tombs, p)
 	return delConv(owner, other)
 }
 
@@ -576,6 +594,10 @@ func (m *model) DeleteMessage(owner, other string, id uint64) op {
 	p := m.seePair(owner, other)
 	m.refs[msgRef{p, id}] = true
 	delete(m.msgs[p], id)
+	if m.tombs[p] == nil {
+		m.tombs[p] = map[uint64]bool{}
+	}
+	m.tombs[p][id] = true
 	return delMsg(owner, other, id)
 }
 
@@ -590,6 +612,7 @@ type state struct {
 	Descending    map[pair][]messaging.MessageRecord        // Messages with reverse
 	ByID          map[pair][]messaging.MessageRecord        // MessagesByID from 0
 	Points        map[msgRef]*messaging.MessageRecord       // Message(owner, other, id)
+	Deleted       map[msgRef]bool                           // Deleted(owner, other, id)
 }
 
 func newState() state {
@@ -601,6 +624,7 @@ func newState() state {
 		Descending:    map[pair][]messaging.MessageRecord{},
 		ByID:          map[pair][]messaging.MessageRecord{},
 		Points:        map[msgRef]*messaging.MessageRecord{},
+		Deleted:       map[msgRef]bool{},
 	}
 }
 
@@ -648,6 +672,7 @@ func (m *model) want() state {
 			rec = normMsg(rec)
 			st.Points[r] = &rec
 		}
+		st.Deleted[r] = m.tombs[r.Pair][r.ID]
 	}
 	return st
 }
@@ -723,6 +748,9 @@ func readState(tx messaging.ReadTx, m *model) (state, error) {
 			*rec = normMsg(*rec)
 		}
 		st.Points[r] = rec
+		if st.Deleted[r], err = tx.Deleted(r.Pair.Owner, r.Pair.Other, r.ID); err != nil {
+			return st, fmt.Errorf("Deleted(%q, %q, %d): %w", r.Pair.Owner, r.Pair.Other, r.ID, err)
+		}
 	}
 	return st, nil
 }
@@ -780,6 +808,11 @@ func diffState(want, got state) []string {
 	}
 	for _, r := range sortedKeys(want.Points, got.Points, cmpRef) {
 		d = append(d, diffOne(fmt.Sprintf("Message(%s, %s, %d)", short(r.Pair.Owner), short(r.Pair.Other), r.ID), want.Points[r], got.Points[r], fmtMsg)...)
+	}
+	for _, r := range sortedKeys(want.Deleted, got.Deleted, cmpRef) {
+		if want.Deleted[r] != got.Deleted[r] {
+			d = append(d, fmt.Sprintf("Deleted(%s, %s, %d): want %v, got %v", short(r.Pair.Owner), short(r.Pair.Other), r.ID, want.Deleted[r], got.Deleted[r]))
+		}
 	}
 	return d
 }
@@ -873,8 +906,8 @@ func fmtMsg(m messaging.MessageRecord) string {
 }
 
 func fmtConv(c messaging.ConversationRecord) string {
-	return fmt.Sprintf("{Owner:%s Other:%s Messages:%d Unread:%d LastUpdate:%s MaxID:%d ReadMark:%d PeerReadMark:%d Last:%s}",
-		short(c.Owner), short(c.Other), c.Messages, c.Unread, c.LastUpdate.Format(time.RFC3339Nano), c.MaxID, c.ReadMark, c.PeerReadMark, fmtMsg(c.Last))
+	return fmt.Sprintf("{Owner:%s Other:%s Messages:%d Unread:%d LastUpdate:%s FirstID:%d MaxID:%d ReadMark:%d PeerReadMark:%d Last:%s}",
+		short(c.Owner), short(c.Other), c.Messages, c.Unread, c.LastUpdate.Format(time.RFC3339Nano), c.FirstID, c.MaxID, c.ReadMark, c.PeerReadMark, fmtMsg(c.Last))
 }
 
 // baseline commits, over three transactions, a small store: inboxes "bob",
@@ -1135,7 +1168,7 @@ func testConversationRoundTrip(t *testing.T, s messaging.Store) {
 	rec := messaging.ConversationRecord{
 		Owner: "bob", Other: "dave",
 		Messages: 42, Unread: 7, LastUpdate: base,
-		MaxID: math.MaxUint64 - 1, ReadMark: 1 << 40, PeerReadMark: 1<<40 - 1,
+		FirstID: 1<<63 + 3, MaxID: math.MaxUint64 - 1, ReadMark: 1 << 40, PeerReadMark: 1<<40 - 1,
 		Last: messaging.MessageRecord{
 			ID: 1 << 40, Sender: "dave", Recipient: "bob",
 			Text: "see you at 8 ✓\nbring \"the\" \\ stuff\x00", Created: base,
@@ -1150,7 +1183,7 @@ func testConversationRoundTrip(t *testing.T, s messaging.Store) {
 	update(t, s, putConv(empty))
 	assert.Equal(t, normConv(empty), normConv(getConv(t, s, "bob", "carol")), "zero fields")
 
-	rec.Messages, rec.Unread, rec.LastUpdate, rec.ReadMark = 43, 0, at(1), rec.MaxID
+	rec.Messages, rec.Unread, rec.LastUpdate, rec.ReadMark, rec.FirstID = 43, 0, at(1), rec.MaxID, 1
 	rec.Last = messaging.MessageRecord{}
 	update(t, s, putConv(rec))
 	assert.Equal(t, normConv(rec), normConv(getConv(t, s, "bob", "dave")), "replaced")
@@ -1672,6 +1705,101 @@ func testMessageRecordsOfOthersUnchanged(t *testing.T, s messaging.Store) {
 }
 
 // ---------------------------------------------------------------------------
+// Deleted
+
+// deleted reads Deleted in a View.
+func deleted(t *testing.T, s messaging.Store, owner, other string, id uint64) bool {
+	t.Helper()
+	return read(t, s, func(tx messaging.ReadTx) (bool, error) { return tx.Deleted(owner, other, id) })
+}
+
+func testDeletedAfterDeleteMessage(t *testing.T, s messaging.Store) {
+	assert.False(t, deleted(t, s, "bob", "dave", 1), "empty store")
+	m := baseline(t, s)
+	for _, id := range []uint64{1, 2, 3} {
+		assert.False(t, deleted(t, s, "bob", "dave", id), "message %d, before any delete", id)
+	}
+	update(t, s, m.DeleteMessage("bob", "dave", 2))
+	assert.True(t, deleted(t, s, "bob", "dave", 2), "after DeleteMessage")
+	for _, c := range []struct {
+		owner, other string
+		id           uint64
+	}{
+		{"bob", "dave", 1}, {"bob", "dave", 3}, {"bob", "dave", 0}, {"bob", "dave", 99}, {"bob", "dave", math.MaxUint64},
+		{"dave", "bob", 2}, // the mirrored copy
+		{"bob", "carol", 2}, {"bob", "zed", 2}, {"zed", "dave", 2}, {"bo", "bdave", 2}, {"bo", "b", 2}, {"bob", "dav", 2},
+	} {
+		assert.False(t, deleted(t, s, c.owner, c.other, c.id), "Deleted(%q, %q, %d)", c.owner, c.other, c.id)
+	}
+	assert.ErrorIs(t, updateErr(t, s, delMsg("bob", "dave", 2)), messaging.ErrNotFound, "deleting again")
+	assert.True(t, deleted(t, s, "bob", "dave", 2), "after a failed second delete")
+
+	update(t, s,
+		m.PutMessage("bob", "carol", msg(math.MaxUint64, at(5))), m.PutMessage("bob", "carol", msg(1<<63, at(5))),
+		m.PutMessage("bob", "carol", msg(1<<63-1, at(5))))
+	update(t, s, m.DeleteMessage("bob", "carol", math.MaxUint64), m.DeleteMessage("bob", "carol", 1<<63-1),
+		m.DeleteMessage("dave", "bob", 3), m.DeleteMessage("bo", "b", 5))
+	assertState(t, s, m, "more deletes, large IDs")
+	update(t, s, m.PutConversation(conv("bob", "dave", at(9))), m.PutMessage("bob", "dave", msg(10, at(9))))
+	assertState(t, s, m, "the record replaced and a message added: the tombstones stay")
+}
+
+func testDeletedInsideUpdate(t *testing.T, s messaging.Store) {
+	m := baseline(t, s)
+	var before, after, mirrored bool
+	var lookup error
+	require.NoError(t, s.Update(t.Context(), func(tx messaging.Tx) error {
+		var err error
+		if before, err = tx.Deleted("bob", "dave", 1); err != nil {
+			return err
+		}
+		if err := tx.DeleteMessage("bob", "dave", 1); err != nil {
+			return err
+		}
+		_, lookup = tx.Message("bob", "dave", 1)
+		if after, err = tx.Deleted("bob", "dave", 1); err != nil {
+			return err
+		}
+		mirrored, err = tx.Deleted("dave", "bob", 1)
+		return err
+	}))
+	m.DeleteMessage("bob", "dave", 1)
+	assert.False(t, before, "before DeleteMessage")
+	assert.ErrorIs(t, lookup, messaging.ErrNotFound, "Message after DeleteMessage")
+	assert.True(t, after, "after DeleteMessage, in the same Update")
+	assert.False(t, mirrored, "the mirrored copy")
+	assertState(t, s, m, "after commit")
+}
+
+func testDeletedForgottenByDeleteConversation(t *testing.T, s messaging.Store) {
+	m := baseline(t, s)
+	update(t, s, m.DeleteMessage("bob", "dave", 1), m.DeleteMessage("bob", "dave", 2), m.DeleteMessage("dave", "bob", 1))
+	assertState(t, s, m, "deleted messages")
+	update(t, s, m.DeleteConversation("bob", "dave"))
+	assertState(t, s, m, "conversation deleted: no tombstones, the other side's stay")
+	assert.False(t, deleted(t, s, "bob", "dave", 1))
+	update(t, s, m.PutConversation(conv("bob", "dave", at(5))), m.PutMessage("bob", "dave", msg(7, at(5))))
+	assertState(t, s, m, "recreated in a later transaction")
+	update(t, s, m.DeleteMessage("bob", "dave", 7), m.DeleteConversation("bob", "dave"), m.PutConversation(conv("bob", "dave", at(6))))
+	assertState(t, s, m, "message and conversation deleted, conversation recreated, in one transaction")
+	assert.False(t, deleted(t, s, "bob", "dave", 7))
+}
+
+func testDeletedForgottenByDeleteInbox(t *testing.T, s messaging.Store) {
+	m := baseline(t, s)
+	update(t, s, m.DeleteMessage("bob", "dave", 1), m.DeleteMessage("bob", "carol", 4),
+		m.DeleteMessage("dave", "bob", 2), m.DeleteMessage("bo", "b", 5))
+	assertState(t, s, m, "deleted messages")
+	update(t, s, m.DeleteInbox("bob"))
+	assertState(t, s, m, `inbox "bob" deleted: its tombstones go, "bo"'s and "dave"'s stay`)
+	update(t, s, m.PutInbox(inbox("bob", 0)), m.PutConversation(conv("bob", "dave", at(7))), m.PutConversation(conv("bob", "carol", at(7))))
+	assertState(t, s, m, "recreated in a later transaction")
+	assert.False(t, deleted(t, s, "bob", "dave", 1))
+	update(t, s, m.DeleteMessage("dave", "bob", 1), m.DeleteInbox("dave"), m.PutInbox(inbox("dave", 0)), m.PutConversation(conv("dave", "bob", at(8))))
+	assertState(t, s, m, "message and inbox deleted, recreated, in one transaction")
+}
+
+// ---------------------------------------------------------------------------
 // MessagesByID
 
 func testMessagesByIDAscending(t *testing.T, s messaging.Store) {
@@ -1861,6 +1989,7 @@ func testUpdateRollbackMove(t *testing.T, s messaging.Store) {
 
 func testUpdateRollbackDeleteInbox(t *testing.T, s messaging.Store) {
 	m := baseline(t, s)
+	update(t, s, m.DeleteMessage("bob", "dave", 2)) // a tombstone to keep
 	x := m.clone()
 	failUpdate(t, s, x.DeleteInbox("bob"))
 	m.probe(x)
@@ -1877,6 +2006,7 @@ func testUpdateRollbackDeleteInbox(t *testing.T, s messaging.Store) {
 
 func testUpdateRollbackDeleteConversation(t *testing.T, s messaging.Store) {
 	m := baseline(t, s)
+	update(t, s, m.DeleteMessage("bob", "dave", 2)) // a tombstone to keep
 	x := m.clone()
 	failUpdate(t, s, x.DeleteConversation("bob", "dave"), x.DeleteConversation("bob", "erin"))
 	m.probe(x)
@@ -1896,7 +2026,18 @@ func testUpdateRollbackDeleteMessage(t *testing.T, s messaging.Store) {
 	x := m.clone()
 	failUpdate(t, s, x.DeleteMessage("bob", "dave", 1), x.DeleteMessage("bob", "dave", 3), x.DeleteMessage("bo", "b", 5))
 	m.probe(x)
-	assertState(t, s, m)
+	assertState(t, s, m, "first deletes in their conversations")
+	for _, r := range []msgRef{{pair{"bob", "dave"}, 1}, {pair{"bob", "dave"}, 3}, {pair{"bo", "b"}, 5}} {
+		assert.False(t, deleted(t, s, r.Pair.Owner, r.Pair.Other, r.ID), "Deleted%s %d after rollback", r.Pair, r.ID)
+	}
+
+	update(t, s, m.DeleteMessage("bob", "dave", 2))
+	x = m.clone()
+	failUpdate(t, s, x.DeleteMessage("bob", "dave", 1))
+	m.probe(x)
+	assertState(t, s, m, "a delete next to a committed one")
+	assert.False(t, deleted(t, s, "bob", "dave", 1), "rolled back")
+	assert.True(t, deleted(t, s, "bob", "dave", 2), "committed")
 }
 
 func testUpdateUncommittedInvisible(t *testing.T, s messaging.Store) {
