@@ -151,6 +151,9 @@ func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) error 
 		c.Last.Text = preview(m.Text)
 		c.LastUpdate = m.Created
 	}
+	if c.FirstID == 0 {
+		c.FirstID = m.ID // a new conversation
+	}
 	c.Messages++
 	c.MaxID = max(c.MaxID, m.ID)
 	if received { // m.ID is the newest ID, so it is above the read mark
