@@ -24,6 +24,11 @@ type Conversation struct {
 	// is empty.
 	LastMessage Message
 
+	// ReadByOtherUpTo is the other user's read mark: they have read every
+	// message of Owner's with an ID up to it. Message.ReadByRecipient
+	// derives from it.
+	ReadByOtherUpTo uint64
+
 	x *Inboxes
 }
 
@@ -34,6 +39,7 @@ func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
 		NewMessagesCount: rec.Unread,
 		LastUpdate:       rec.LastUpdate,
 		MessageCount:     rec.Messages,
+		ReadByOtherUpTo:  rec.PeerReadMark,
 		x:                x,
 	}
 	if rec.Messages > 0 {
@@ -88,18 +94,7 @@ func (c *Conversation) MarkRead(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if rec.Unread == 0 && rec.ReadMark >= rec.MaxID {
-			return nil
-		}
-		if err := addUnread(tx, c.Owner, -rec.Unread); err != nil {
-			return err
-		}
-		rec.Unread = 0
-		rec.ReadMark = rec.MaxID
-		if err := tx.PutConversation(rec); err != nil {
-			return err
-		}
-		return mirrorReadMark(tx, rec)
+		return moveReadMark(tx, rec, rec.MaxID, rec.Unread)
 	})
 	if err != nil {
 		return c.errorf("mark read", err)
@@ -107,15 +102,30 @@ func (c *Conversation) MarkRead(ctx context.Context) error {
 	return nil
 }
 
-// mirrorReadMark copies rec's read mark to the other side's PeerReadMark,
-// if the other side still has the conversation.
-func mirrorReadMark(tx Tx, rec ConversationRecord) error {
+// moveReadMark raises rec's read mark to mark, lowering the unread counts
+// by read (the new messages it now covers), and mirrors the mark to the
+// other side for read receipts. A mark that would not move is a no-op.
+func moveReadMark(tx Tx, rec ConversationRecord, mark uint64, read int) error {
+	if mark <= rec.ReadMark && read == 0 {
+		return nil
+	}
+	if err := addUnread(tx, rec.Owner, -read); err != nil {
+		return err
+	}
+	rec.Unread -= read
+	rec.ReadMark = max(rec.ReadMark, mark)
+	if err := tx.PutConversation(rec); err != nil {
+		return err
+	}
 	peer, err := tx.Conversation(rec.Other, rec.Owner)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return nil // the other side deleted the conversation
 	}
 	if err != nil {
 		return err
+	}
+	if peer.PeerReadMark >= rec.ReadMark {
+		return nil
 	}
 	peer.PeerReadMark = rec.ReadMark
 	return tx.PutConversation(peer)

@@ -27,6 +27,18 @@
 // Bad input is refused with the sentinel errors in errors.go (check with
 // errors.Is) before anything is written.
 //
+// # Paging
+//
+// Screens page instead of iterating: Conversation.Older and
+// Conversation.Newer return a page of messages before or after a message ID
+// (0 for the newest or the oldest end), Inbox.ConversationPage returns a
+// page of conversations with their summaries and an opaque cursor for the
+// next page. Positions are keys, not offsets, so writes between calls
+// neither repeat nor hide other items, and a page costs the same however
+// long the history. Conversation.MarkReadUpTo marks what a screen has
+// shown; Message.ReadByRecipient is the read receipt of a message the
+// owner sent.
+//
 // # Concurrency
 //
 // Inboxes, Inbox, Conversation and both stores are safe for concurrent use

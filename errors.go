@@ -30,6 +30,10 @@ var (
 	// Stores return it (possibly wrapped) for every missing record.
 	ErrNotFound = errors.New("messaging: not found")
 
+	// ErrBadCursor: a paging cursor is garbage, or belongs to another
+	// inbox or conversation.
+	ErrBadCursor = errors.New("messaging: bad cursor")
+
 	// ErrClosed: the Inboxes or its Store was used after Close.
 	ErrClosed = errors.New("messaging: store closed")
 )

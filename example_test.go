@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/socialkit/messaging"
@@ -271,4 +272,100 @@ func ExampleInbox_Delete() {
 	}
 	// Output:
 	// fresh start
+}
+
+// A chat screen opens on the newest messages and scrolls back, a page at a
+// time, from the oldest message it shows.
+func ExampleConversation_Older() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+	for i := 1; i <= 7; i++ {
+		inboxes.SendMessage(ctx, "bob", "dave", fmt.Sprintf("message %d", i))
+	}
+	dave, _ := inboxes.Get(ctx, "dave")
+	c, _ := dave.Get(ctx, "bob")
+
+	before := uint64(0) // start at the newest
+	for {
+		page, err := c.Older(ctx, before, 3)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		var texts []string
+		for _, m := range page {
+			texts = append(texts, m.Text)
+		}
+		fmt.Println(strings.Join(texts, "; "))
+		before = page[len(page)-1].ID
+	}
+	// Output:
+	// message 7; message 6; message 5
+	// message 4; message 3; message 2
+	// message 1
+}
+
+// An inbox screen loads 2 conversations at a time, with the cursor of the
+// previous page.
+func ExampleInbox_ConversationPage() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+	for i, from := range []string{"ann", "bob", "cat", "dan", "eve"} {
+		inboxes.SendMessage(ctx, from, "zoe", "hi from "+from,
+			messaging.WithCreated(time.Date(2024, 1, i+1, 0, 0, 0, 0, time.UTC)))
+	}
+	zoe, _ := inboxes.Get(ctx, "zoe")
+
+	cursor := ""
+	for {
+		page, err := zoe.ConversationPage(ctx, cursor, 2)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var rows []string
+		for _, c := range page.Conversations {
+			rows = append(rows, fmt.Sprintf("%s (%d new): %s", c.Username, c.NewMessagesCount, c.LastMessage.Text))
+		}
+		fmt.Println(strings.Join(rows, " | "))
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	// Output:
+	// eve (1 new): hi from eve | dan (1 new): hi from dan
+	// cat (1 new): hi from cat | bob (1 new): hi from bob
+	// ann (1 new): hi from ann
+}
+
+// Read receipts: Bob sees which of his messages Dave has read.
+func ExampleMessage_readByRecipient() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+	first, _ := inboxes.SendMessage(ctx, "bob", "dave", "first")
+	inboxes.SendMessage(ctx, "bob", "dave", "second")
+
+	// Dave's screen showed only the first message.
+	dave, _ := inboxes.Get(ctx, "dave")
+	withBob, _ := dave.Get(ctx, "bob")
+	if err := withBob.MarkReadUpTo(ctx, first.ID); err != nil {
+		log.Fatal(err)
+	}
+
+	bob, _ := inboxes.Get(ctx, "bob")
+	withDave, _ := bob.Get(ctx, "dave")
+	for m, err := range withDave.Messages(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(m.Text, "read:", m.ReadByRecipient)
+	}
+	// Output:
+	// first read: true
+	// second read: false
 }

@@ -17,6 +17,11 @@ type Message struct {
 	Text      string    // as sent, byte for byte
 	Created   time.Time // UTC; set by WithCreated or the clock at send time
 	New       bool      // unread by the owner of the inbox it was read from
+
+	// ReadByRecipient is the read receipt: for a message the inbox's owner
+	// sent, whether the recipient has marked it read (as of retrieval).
+	// Always false for a message the owner received.
+	ReadByRecipient bool
 }
 
 // SendOption changes how SendMessage stores a message.
@@ -97,5 +102,7 @@ func message(rec ConversationRecord, m MessageRecord) Message {
 		Text:      m.Text,
 		Created:   m.Created,
 		New:       m.Recipient == rec.Owner && m.ID > rec.ReadMark,
+
+		ReadByRecipient: m.Sender == rec.Owner && m.ID <= rec.PeerReadMark,
 	}
 }

@@ -118,8 +118,11 @@ func deliver(tx Tx, m MessageRecord) error {
 	if err != nil {
 		return err
 	}
-	// Each side mirrors the other's read mark, for read receipts.
-	out.PeerReadMark, in.PeerReadMark = in.ReadMark, out.ReadMark
+	// Each side mirrors the other's read mark, for read receipts. A side
+	// created afresh has a read mark of 0; what the other user read before
+	// stays read, so the mirror never goes down.
+	out.PeerReadMark = max(out.PeerReadMark, in.ReadMark)
+	in.PeerReadMark = max(in.PeerReadMark, out.ReadMark)
 	if err := addCopy(tx, out, m, false); err != nil {
 		return err
 	}

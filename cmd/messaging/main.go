@@ -33,6 +33,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -319,15 +320,9 @@ func (c *cli) show(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		var msgs []messaging.Message
-		for m, err := range conv.Messages(ctx) {
-			if err != nil {
-				return err
-			}
-			msgs = append(msgs, m)
-			if *limit > 0 && len(msgs) > *limit {
-				msgs = msgs[1:]
-			}
+		msgs, err := messages(ctx, conv, *limit)
+		if err != nil {
+			return err
 		}
 		doc := jsonShow{User: user, With: other, Unread: conv.NewMessagesCount, Messages: []jsonMessage{}}
 		for _, m := range msgs {
@@ -345,6 +340,36 @@ func (c *cli) show(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+}
+
+// messages returns the conversation's messages oldest first: all of them,
+// or with limit > 0 the newest limit, read back from the newest a page at a
+// time so that the cost follows limit, not the conversation's length.
+func messages(ctx context.Context, conv *messaging.Conversation, limit int) ([]messaging.Message, error) {
+	var msgs []messaging.Message
+	if limit == 0 {
+		for m, err := range conv.Messages(ctx) {
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, m)
+		}
+		return msgs, nil
+	}
+	before := uint64(0)
+	for len(msgs) < limit {
+		page, err := conv.Older(ctx, before, limit-len(msgs))
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		msgs = append(msgs, page...)
+		before = page[len(page)-1].ID
+	}
+	slices.Reverse(msgs)
+	return msgs, nil
 }
 
 func getConversation(ctx context.Context, x *messaging.Inboxes, user, other string) (*messaging.Conversation, error) {

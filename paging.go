@@ -1,0 +1,221 @@
+package messaging
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// Page sizes for the paging methods. A limit of 0 or less means
+// DefaultPageSize; a larger limit than MaxPageSize is cut to it, so that one
+// call never holds a read transaction for long.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+func pageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return limit
+}
+
+// Older returns up to limit messages older than the message with ID before
+// (by Created, then ID), newest first: what a chat screen shows as it
+// scrolls back. before == 0 starts at the newest message, so Older(ctx, 0,
+// 50) is the opening screen and Older(ctx, page[len(page)-1].ID, 50) the
+// next one.
+//
+// Paging is by position, not offset: messages that arrive or are deleted
+// between calls neither repeat nor hide any other message. The message named
+// by before must still be in this conversation; otherwise the error wraps
+// ErrBadCursor. Each call reads one page in one read transaction.
+func (c *Conversation) Older(ctx context.Context, before uint64, limit int) ([]Message, error) {
+	return c.page(ctx, before, true, limit)
+}
+
+// Newer returns up to limit messages newer than the message with ID after,
+// oldest first: for reading a conversation from the start (after == 0), or
+// for fetching what arrived since the newest message a screen shows. It
+// pages like Older.
+func (c *Conversation) Newer(ctx context.Context, after uint64, limit int) ([]Message, error) {
+	return c.page(ctx, after, false, limit)
+}
+
+func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limit int) ([]Message, error) {
+	var page []Message
+	err := c.x.store.View(ctx, func(tx ReadTx) error {
+		rec, err := tx.Conversation(c.Owner, c.Username)
+		if err != nil {
+			return err
+		}
+		var after *MessageKey
+		if from != 0 {
+			m, err := tx.Message(c.Owner, c.Username, from)
+			if errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("message %d is not in this conversation: %w", from, ErrBadCursor)
+			}
+			if err != nil {
+				return err
+			}
+			k := m.Key()
+			after = &k
+		}
+		recs, err := tx.Messages(c.Owner, c.Username, after, reverse, pageLimit(limit))
+		if err != nil {
+			return err
+		}
+		page = make([]Message, len(recs))
+		for i, m := range recs {
+			page[i] = message(rec, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, c.errorf("page messages", err)
+	}
+	return page, nil
+}
+
+// MarkReadUpTo marks read the messages of the conversation up to and
+// including the message with ID id: what a screen has shown. Read marks are
+// message IDs, which follow the order messages were sent in; only a
+// back-dated message can sort before id yet stay new. Marking up to a
+// message already covered is a no-op; the counts fall by the new messages
+// the mark now covers, which costs a walk over those messages only. An id
+// that is not in the conversation gives an error wrapping ErrNotFound.
+func (c *Conversation) MarkReadUpTo(ctx context.Context, id uint64) error {
+	err := c.x.store.Update(ctx, func(tx Tx) error {
+		rec, err := tx.Conversation(c.Owner, c.Username)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Message(c.Owner, c.Username, id); err != nil {
+			return err
+		}
+		read := 0
+		for after := rec.ReadMark; after < id; {
+			msgs, err := tx.MessagesByID(c.Owner, c.Username, after, MaxPageSize)
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				if m.ID > id {
+					break
+				}
+				if m.Recipient == c.Owner {
+					read++
+				}
+			}
+			if len(msgs) < MaxPageSize {
+				break
+			}
+			after = msgs[len(msgs)-1].ID
+		}
+		return moveReadMark(tx, rec, id, read)
+	})
+	if err != nil {
+		return c.errorf(fmt.Sprintf("mark read up to %d", id), err)
+	}
+	return nil
+}
+
+// ConversationPage is one page of an inbox's conversations, newest first,
+// each with the summaries a list screen shows (NewMessagesCount,
+// MessageCount, LastUpdate, LastMessage) read with the page, not one query
+// per conversation.
+type ConversationPage struct {
+	Conversations []*Conversation
+	// Next is the cursor for the page after this one; empty when this page
+	// holds the last conversation.
+	Next string
+}
+
+// ConversationPage returns up to limit conversations of the inbox, newest
+// LastUpdate first, starting after cursor ("" starts at the newest). Pass a
+// page's Next to get the next page.
+//
+// The cursor is an opaque position (a LastUpdate and a user id), not an
+// offset: conversations that are created, deleted or move to the top between
+// calls neither repeat nor hide the others. A conversation whose newest
+// message is deleted moves down, and may show up again on a later page. A
+// cursor that is garbage or from another inbox gives an error wrapping
+// ErrBadCursor. Each call reads one page in one read transaction.
+func (in *Inbox) ConversationPage(ctx context.Context, cursor string, limit int) (ConversationPage, error) {
+	var after *ConversationKey
+	if cursor != "" {
+		k, err := decodeCursor(in.Username, cursor)
+		if err != nil {
+			return ConversationPage{}, fmt.Errorf("page conversations of %q: %w", in.Username, err)
+		}
+		after = &k
+	}
+	limit = pageLimit(limit)
+	var recs []ConversationRecord
+	err := in.x.store.View(ctx, func(tx ReadTx) (err error) {
+		recs, err = tx.Conversations(in.Username, after, limit+1) // one more: is there a next page?
+		return err
+	})
+	if err != nil {
+		return ConversationPage{}, fmt.Errorf("page conversations of %q: %w", in.Username, err)
+	}
+	var page ConversationPage
+	if len(recs) > limit {
+		recs = recs[:limit]
+		page.Next = encodeCursor(in.Username, recs[limit-1].Key())
+	}
+	page.Conversations = make([]*Conversation, len(recs))
+	for i, rec := range recs {
+		page.Conversations[i] = in.x.conversation(rec)
+	}
+	return page, nil
+}
+
+// A conversation cursor is base64url of: a version byte, the FNV-64a hash of
+// the inbox owner (so a cursor from another inbox is refused), the
+// LastUpdate as Unix seconds and nanoseconds, and the other user's id.
+const (
+	cursorVersion = 1
+	cursorHead    = 1 + 8 + 8 + 4
+)
+
+func ownerHash(owner string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(owner))
+	return h.Sum64()
+}
+
+func encodeCursor(owner string, k ConversationKey) string {
+	b := make([]byte, 0, cursorHead+len(k.Other))
+	b = append(b, cursorVersion)
+	b = binary.BigEndian.AppendUint64(b, ownerHash(owner))
+	b = binary.BigEndian.AppendUint64(b, uint64(k.LastUpdate.Unix()))
+	b = binary.BigEndian.AppendUint32(b, uint32(k.LastUpdate.Nanosecond()))
+	b = append(b, k.Other...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(owner, cursor string) (ConversationKey, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(b) <= cursorHead || b[0] != cursorVersion {
+		return ConversationKey{}, fmt.Errorf("cursor %q is not a conversation cursor: %w", cursor, ErrBadCursor)
+	}
+	if binary.BigEndian.Uint64(b[1:9]) != ownerHash(owner) {
+		return ConversationKey{}, fmt.Errorf("cursor %q is from another inbox: %w", cursor, ErrBadCursor)
+	}
+	sec := int64(binary.BigEndian.Uint64(b[9:17]))
+	nsec := binary.BigEndian.Uint32(b[17:21])
+	other := string(b[cursorHead:])
+	if nsec >= 1e9 || checkUser(other) != nil {
+		return ConversationKey{}, fmt.Errorf("cursor %q is not a conversation cursor: %w", cursor, ErrBadCursor)
+	}
+	return ConversationKey{LastUpdate: time.Unix(sec, int64(nsec)).UTC(), Other: other}, nil
+}
