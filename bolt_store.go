@@ -465,6 +465,7 @@ type writeReq struct {
 	taken bool // part of a group; its result will come through done
 
 	// Written by the goroutine leading its group, read after done.
+	onCommit []func() // registered by the latest run of fn
 	err      error
 	panicked bool
 	panicVal any
@@ -586,6 +587,10 @@ func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 			return append(ran, pending[i+1:]...)
 		}
 		w.err = err // final unless a later function forces a re-run
+		w.onCommit = nil
+		if err == nil {
+			w.onCommit = t.onCommit
+		}
 		ran = append(ran, w)
 		wrote = wrote || t.wrote
 	}
@@ -605,6 +610,11 @@ func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 	}
 	for _, w := range ran {
 		w.resolved = true
+		if w.err == nil {
+			for _, f := range w.onCommit {
+				f() // before the lead passes on: commit order
+			}
+		}
 	}
 	return nil
 }
@@ -925,8 +935,9 @@ func getMessage(msgs *bbolt.Bucket, mk []byte) (MessageRecord, error) {
 // on.
 type boltTx struct {
 	boltReadTx
-	meta  *bbolt.Bucket
-	wrote bool
+	meta     *bbolt.Bucket
+	wrote    bool
+	onCommit []func()
 }
 
 var _ Tx = (*boltTx)(nil)
@@ -950,6 +961,15 @@ func (t *boltTx) run(fn func(Tx) error) (pv any, panicked bool, err error) {
 	err = fn(t)
 	panicked = false
 	return nil, false, err
+}
+
+// OnCommit keeps f with this function's run: runRound calls it after the
+// commit only if the function returned nil, so a failed function's
+// callbacks never run even though its group commits.
+func (t *boltTx) OnCommit(f func()) {
+	if t.check() == nil {
+		t.onCommit = append(t.onCommit, f)
+	}
 }
 
 // NextID takes the next value of the meta bucket's sequence.

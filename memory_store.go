@@ -21,12 +21,13 @@ import (
 // the part of the slice that moves, which stays small in the common case
 // because hot items sit at the end that moves.
 type MemoryStore struct {
-	mu      sync.RWMutex
-	closed  bool
-	seq     uint64
-	inboxes map[string]*memInbox
-	users   []string  // ascending
-	undo    []memUndo // the running Update's undo log, reused
+	mu       sync.RWMutex
+	closed   bool
+	seq      uint64
+	inboxes  map[string]*memInbox
+	users    []string  // ascending
+	undo     []memUndo // the running Update's undo log, reused
+	onCommit []func()  // the running Update's callbacks, reused
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -85,11 +86,16 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		}
 		clear(s.undo) // drop references to deleted records
 		s.undo = s.undo[:0]
+		clear(s.onCommit)
+		s.onCommit = s.onCommit[:0]
 	}()
 	if err := fn((*memTx)(s)); err != nil {
 		return err
 	}
 	committed = true
+	for _, f := range s.onCommit {
+		f() // still under the write lock: commit order
+	}
 	return nil
 }
 
@@ -337,6 +343,8 @@ func (t *memTx) MessagesByID(owner, other string, afterID uint64, limit int) ([]
 func (t *memTx) Deleted(owner, other string, id uint64) (bool, error) {
 	return (*memView)(t).Deleted(owner, other, id)
 }
+
+func (t *memTx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
 
 func (t *memTx) NextID() (uint64, error) {
 	t.undo = append(t.undo, memUndo{op: undoSeq, seq: t.seq})

@@ -139,6 +139,16 @@ type Tx interface {
 	// ErrNotFound.
 	PutMessage(owner, other string, m MessageRecord) error
 
+	// OnCommit registers f to run once the transaction has committed, so
+	// that what happens after a write (events, caches) never sees a write
+	// that did not persist. Callbacks run in registration order, and all
+	// callbacks of a transaction run before those of any transaction that
+	// commits after it, so their order is commit order. They are dropped if
+	// the function passed to Update returns an error or the commit fails.
+	// f runs while the store still serialises writers: it must be quick,
+	// must not block and must not call the store.
+	OnCommit(f func())
+
 	// DeleteMessage removes the message with id from owner's conversation
 	// with other and leaves a tombstone for Deleted, or returns ErrNotFound.
 	DeleteMessage(owner, other string, id uint64) error
