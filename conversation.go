@@ -94,7 +94,7 @@ func (c *Conversation) MarkRead(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return moveReadMark(tx, rec, rec.MaxID, rec.Unread)
+		return c.x.moveReadMark(tx, rec, rec.MaxID, rec.Unread)
 	})
 	if err != nil {
 		return c.errorf("mark read", err)
@@ -105,17 +105,22 @@ func (c *Conversation) MarkRead(ctx context.Context) error {
 // moveReadMark raises rec's read mark to mark, lowering the unread counts
 // by read (the new messages it now covers), and mirrors the mark to the
 // other side for read receipts. A mark that would not move is a no-op.
-func moveReadMark(tx Tx, rec ConversationRecord, mark uint64, read int) error {
+func (x *Inboxes) moveReadMark(tx Tx, rec ConversationRecord, mark uint64, read int) error {
 	if mark <= rec.ReadMark && read == 0 {
 		return nil
 	}
-	if err := addUnread(tx, rec.Owner, -read); err != nil {
+	unread, err := addUnread(tx, rec.Owner, -read)
+	if err != nil {
 		return err
 	}
 	rec.Unread -= read
 	rec.ReadMark = max(rec.ReadMark, mark)
 	if err := tx.PutConversation(rec); err != nil {
 		return err
+	}
+	if x.hub.enabled() {
+		x.hub.emit(tx, []Event{{Kind: ConversationRead, User: rec.Owner, Other: rec.Other, ReadUpTo: rec.ReadMark,
+			Unread: unread, ConversationUnread: rec.Unread}})
 	}
 	peer, err := tx.Conversation(rec.Other, rec.Owner)
 	if errors.Is(err, ErrNotFound) {
@@ -150,11 +155,19 @@ func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
 			return err
 		}
 		rec.Messages--
-		if message(rec, m).New {
+		deleted := message(rec, m)
+		delta := 0
+		if deleted.New {
 			rec.Unread--
-			if err := addUnread(tx, c.Owner, -1); err != nil {
-				return err
-			}
+			delta = -1
+		}
+		unread, err := addUnread(tx, c.Owner, delta)
+		if err != nil {
+			return err
+		}
+		if c.x.hub.enabled() {
+			c.x.hub.emit(tx, []Event{{Kind: MessageDeleted, User: c.Owner, Other: c.Username, Message: deleted,
+				Unread: unread, ConversationUnread: rec.Unread}})
 		}
 		if rec.Last.ID == id {
 			rec.Last = MessageRecord{}

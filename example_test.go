@@ -1,10 +1,14 @@
 package messaging_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -368,4 +372,66 @@ func ExampleMessage_readByRecipient() {
 	// Output:
 	// first read: true
 	// second read: false
+}
+
+// Bridging events to a browser: an HTTP handler streams one user's events
+// as Server-Sent Events. Events come only after their write committed, so
+// the browser never shows a message that is not stored. When a client falls
+// behind (ErrOverflow) the handler tells it to reload its state instead of
+// streaming on with a gap.
+func ExampleInboxes_Subscribe() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+
+	events := func(w http.ResponseWriter, r *http.Request) {
+		sub, err := inboxes.Subscribe(r.URL.Query().Get("user"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		defer sub.Close()
+		w.Header().Set("Content-Type", "text/event-stream")
+		flusher := w.(http.Flusher)
+		flusher.Flush() // the client now knows it is subscribed
+		for ev, err := range sub.Events(r.Context()) {
+			if errors.Is(err, messaging.ErrOverflow) {
+				fmt.Fprint(w, "event: reload\ndata: {}\n\n")
+				flusher.Flush()
+				return
+			}
+			if err != nil {
+				return // the client went away, or the inboxes closed
+			}
+			data, _ := json.Marshal(map[string]any{
+				"with": ev.Other, "text": ev.Message.Text, "unread": ev.Unread,
+			})
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Kind, data)
+			flusher.Flush()
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(events))
+	defer srv.Close()
+
+	// Dave's browser connects...
+	cctx, disconnect := context.WithCancel(ctx)
+	defer disconnect()
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, srv.URL+"?user=dave", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	// ...and Bob writes to him.
+	if _, err := inboxes.SendMessage(ctx, "bob", "dave", "Hi Dave"); err != nil {
+		log.Fatal(err)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() && lines.Text() != "" {
+		fmt.Println(lines.Text())
+	}
+	// Output:
+	// event: message-received
+	// data: {"text":"Hi Dave","unread":1,"with":"bob"}
 }

@@ -59,7 +59,14 @@ func (in *Inbox) Delete(ctx context.Context, other string) error {
 		if err := tx.DeleteConversation(in.Username, other); err != nil {
 			return err
 		}
-		return addUnread(tx, in.Username, -c.Unread)
+		unread, err := addUnread(tx, in.Username, -c.Unread)
+		if err != nil {
+			return err
+		}
+		if in.x.hub.enabled() {
+			in.x.hub.emit(tx, []Event{{Kind: ConversationDeleted, User: in.Username, Other: other, Unread: unread}})
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete conversation %q/%q: %w", in.Username, other, err)
@@ -98,15 +105,12 @@ func (in *Inbox) Conversations(ctx context.Context) iter.Seq2[*Conversation, err
 	})
 }
 
-// addUnread adds delta to owner's unread count, if the inbox exists.
-func addUnread(tx Tx, owner string, delta int) error {
-	if delta == 0 {
-		return nil
-	}
+// addUnread adds delta to owner's unread count and returns the new count.
+func addUnread(tx Tx, owner string, delta int) (int, error) {
 	in, err := tx.Inbox(owner)
-	if err != nil {
-		return err
+	if err != nil || delta == 0 {
+		return in.Unread, err
 	}
 	in.Unread += delta
-	return tx.PutInbox(in)
+	return in.Unread, tx.PutInbox(in)
 }

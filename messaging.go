@@ -13,6 +13,7 @@ import (
 type Inboxes struct {
 	store    Store
 	maxBytes int
+	hub      *hub
 }
 
 // Options configures an Inboxes. The zero value and nil mean defaults.
@@ -20,6 +21,11 @@ type Options struct {
 	// MaxMessageBytes is the longest text SendMessage accepts, in bytes.
 	// 0 means DefaultMaxMessageBytes; negative is invalid.
 	MaxMessageBytes int
+
+	// EventBuffer is how many of the latest events are kept for
+	// subscribers that have not read them yet; a subscriber further behind
+	// gets ErrOverflow. 0 means DefaultEventBuffer; negative is invalid.
+	EventBuffer int
 }
 
 // New returns the inboxes kept in store, with default Options. The Inboxes
@@ -35,16 +41,23 @@ func NewWithOptions(store Store, opts *Options) (*Inboxes, error) {
 	if store == nil {
 		return nil, errors.New("messaging: nil store")
 	}
-	x := &Inboxes{store: store, maxBytes: DefaultMaxMessageBytes}
+	var o Options
 	if opts != nil {
-		switch {
-		case opts.MaxMessageBytes < 0:
-			return nil, fmt.Errorf("messaging: negative MaxMessageBytes %d", opts.MaxMessageBytes)
-		case opts.MaxMessageBytes > 0:
-			x.maxBytes = opts.MaxMessageBytes
-		}
+		o = *opts
 	}
-	return x, nil
+	switch {
+	case o.MaxMessageBytes < 0:
+		return nil, fmt.Errorf("messaging: negative MaxMessageBytes %d", o.MaxMessageBytes)
+	case o.MaxMessageBytes == 0:
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	switch {
+	case o.EventBuffer < 0:
+		return nil, fmt.Errorf("messaging: negative EventBuffer %d", o.EventBuffer)
+	case o.EventBuffer == 0:
+		o.EventBuffer = DefaultEventBuffer
+	}
+	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, hub: newHub(o.EventBuffer)}, nil
 }
 
 // Open opens the bbolt file at path, creating it if missing, with default
@@ -57,8 +70,10 @@ func Open(path string) (*Inboxes, error) {
 	return New(s), nil
 }
 
-// Close closes the store. Calls after Close return ErrClosed.
+// Close ends every subscription with ErrClosed and closes the store. Calls
+// after Close return ErrClosed.
 func (x *Inboxes) Close() error {
+	x.hub.close()
 	return x.store.Close()
 }
 
@@ -87,7 +102,7 @@ func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text strin
 			return err
 		}
 		m.ID = id
-		return deliver(tx, m)
+		return deliver(tx, m, x.hub)
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("send message from %q to %q: %w", sender, recipient, err)
@@ -108,8 +123,9 @@ func (x *Inboxes) checkSend(sender, recipient, text string) error {
 	return checkText(text, x.maxBytes)
 }
 
-// deliver writes both copies of m and every summary they change.
-func deliver(tx Tx, m MessageRecord) error {
+// deliver writes both copies of m and every summary they change, and
+// emits the events of the send.
+func deliver(tx Tx, m MessageRecord, h *hub) error {
 	out, err := conversationFor(tx, m.Sender, m.Recipient)
 	if err != nil {
 		return err
@@ -123,10 +139,23 @@ func deliver(tx Tx, m MessageRecord) error {
 	// stays read, so the mirror never goes down.
 	out.PeerReadMark = max(out.PeerReadMark, in.ReadMark)
 	in.PeerReadMark = max(in.PeerReadMark, out.ReadMark)
-	if err := addCopy(tx, out, m, false); err != nil {
+	outInbox, out, err := addCopy(tx, out, m, false)
+	if err != nil {
 		return err
 	}
-	return addCopy(tx, in, m, true)
+	inInbox, in, err := addCopy(tx, in, m, true)
+	if err != nil {
+		return err
+	}
+	if h.enabled() {
+		h.emit(tx, []Event{
+			{Kind: MessageSent, User: m.Sender, Other: m.Recipient, Message: message(out, m),
+				Unread: outInbox.Unread, ConversationUnread: out.Unread},
+			{Kind: MessageReceived, User: m.Recipient, Other: m.Sender, Message: message(in, m),
+				Unread: inInbox.Unread, ConversationUnread: in.Unread},
+		})
+	}
+	return nil
 }
 
 // conversationFor returns owner's conversation with other, or a new empty
@@ -139,15 +168,16 @@ func conversationFor(tx ReadTx, owner, other string) (ConversationRecord, error)
 	return c, err
 }
 
-// addCopy adds m to conversation c and to the inbox holding it.
-func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) error {
+// addCopy adds m to conversation c and to the inbox holding it, and
+// returns both records as written.
+func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (InboxRecord, ConversationRecord, error) {
 	in, err := tx.Inbox(c.Owner)
 	created := errors.Is(err, ErrNotFound)
 	switch {
 	case created:
 		in = InboxRecord{Owner: c.Owner}
 	case err != nil:
-		return err
+		return in, c, err
 	}
 	if c.Messages == 0 || m.Key().Compare(c.Last.Key()) > 0 {
 		c.Last = m
@@ -165,13 +195,13 @@ func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) error 
 	}
 	if created || received {
 		if err := tx.PutInbox(in); err != nil {
-			return err
+			return in, c, err
 		}
 	}
 	if err := tx.PutConversation(c); err != nil {
-		return err
+		return in, c, err
 	}
-	return tx.PutMessage(c.Owner, c.Other, m)
+	return in, c, tx.PutMessage(c.Owner, c.Other, m)
 }
 
 // Has reports whether user has an inbox.
@@ -206,7 +236,15 @@ func (x *Inboxes) Delete(ctx context.Context, user string) error {
 	if err := checkUser(user); err != nil {
 		return fmt.Errorf("delete inbox %q: %w", user, err)
 	}
-	err := x.store.Update(ctx, func(tx Tx) error { return tx.DeleteInbox(user) })
+	err := x.store.Update(ctx, func(tx Tx) error {
+		if err := tx.DeleteInbox(user); err != nil {
+			return err
+		}
+		if x.hub.enabled() {
+			x.hub.emit(tx, []Event{{Kind: InboxDeleted, User: user}})
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete inbox %q: %w", user, err)
 	}

@@ -120,7 +120,7 @@ func (c *Conversation) MarkReadUpTo(ctx context.Context, id uint64) error {
 			}
 			after = msgs[len(msgs)-1].ID
 		}
-		return moveReadMark(tx, rec, id, read)
+		return c.x.moveReadMark(tx, rec, id, read)
 	})
 	if err != nil {
 		return c.errorf(fmt.Sprintf("mark read up to %d", id), err)
