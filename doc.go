@@ -39,6 +39,19 @@
 // shown; Message.ReadByRecipient is the read receipt of a message the
 // owner sent.
 //
+// # Events
+//
+// Inboxes.Subscribe (one user) and Inboxes.SubscribeAll return a
+// Subscription whose Next and Events deliver what changed: a message
+// received or sent, a conversation read (the read receipt), a message, a
+// conversation or an inbox deleted, each with the message copy and the new
+// unread counts. Events are published only after their write commits, in
+// commit order, never for a write that failed. They are kept in one bounded
+// ring shared by all subscriptions, so senders never wait for subscribers
+// and their cost does not grow with the number of subscribers; a
+// subscriber that falls so far behind that it lost events gets ErrOverflow
+// and should reload its state. A Subscription holds no goroutine.
+//
 // # Concurrency
 //
 // Inboxes, Inbox, Conversation and both stores are safe for concurrent use
