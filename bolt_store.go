@@ -610,13 +610,27 @@ func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 	}
 	for _, w := range ran {
 		w.resolved = true
+	}
+	for _, w := range ran {
 		if w.err == nil {
-			for _, f := range w.onCommit {
-				f() // before the lead passes on: commit order
-			}
+			w.runCallbacks() // before the lead passes on: commit order
 		}
 	}
 	return nil
+}
+
+// runCallbacks runs w's OnCommit callbacks. The write is committed, so a
+// panicking callback must not turn into an error for w or for the writers
+// after it: the panic is re-raised in w's own caller, and the others' run.
+func (w *writeReq) runCallbacks() {
+	defer func() {
+		if r := recover(); r != nil {
+			w.panicked, w.panicVal = true, r
+		}
+	}()
+	for _, f := range w.onCommit {
+		f()
+	}
 }
 
 // rollback ends a read-write transaction without committing. bbolt's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -168,18 +169,23 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	h := s.h
 	for {
 		h.mu.Lock()
+		if s.err == nil {
+			h.catchUp(s)
+		}
 		if s.err != nil {
 			err := s.err
 			h.mu.Unlock()
 			return Event{}, err
 		}
-		h.catchUp(s)
-		if s.err != nil {
-			continue
-		}
 		for ; s.next <= h.seq; s.next++ {
 			if ev := h.ring[s.next%uint64(h.size)]; s.wants(ev) {
 				s.next++
+				if s.next <= h.seq {
+					// More may be pending: pass the wakeup on to another
+					// goroutine waiting on this subscription, since one
+					// publish wakes only one of them.
+					wake(s)
+				}
 				h.mu.Unlock()
 				return *ev, nil
 			}
@@ -267,6 +273,16 @@ func (h *hub) end(s *Subscription, err error) {
 	close(s.done)
 	delete(h.all, s)
 	h.subs.Add(-1)
+	if s.waiting { // do not keep a dead subscription in the wait lists
+		s.waiting = false
+		if s.user == "" {
+			h.waitAll = slices.DeleteFunc(h.waitAll, func(w *Subscription) bool { return w == s })
+		} else if ws := slices.DeleteFunc(h.waitUser[s.user], func(w *Subscription) bool { return w == s }); len(ws) > 0 {
+			h.waitUser[s.user] = ws
+		} else {
+			delete(h.waitUser, s.user)
+		}
+	}
 }
 
 // close ends every subscription with ErrClosed.

@@ -146,7 +146,9 @@ type Tx interface {
 	// commits after it, so their order is commit order. They are dropped if
 	// the function passed to Update returns an error or the commit fails.
 	// f runs while the store still serialises writers: it must be quick,
-	// must not block and must not call the store.
+	// must not block and must not call the store. If f panics, the write
+	// stays committed and the panic is raised in the Update that
+	// registered f.
 	OnCommit(f func())
 
 	// DeleteMessage removes the message with id from owner's conversation
