@@ -3,7 +3,7 @@ package messaging
 import (
 	"cmp"
 	"context"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,17 +15,17 @@ import (
 // like BoltStore in every way but durability.
 //
 // Writers are serialised by one lock and readers share it, so a View sees
-// only committed state. Costs: lookups by key are map reads; keeping orders
-// uses sorted slices, so inserting out of order (a back-dated message, a new
-// user, a conversation moving to the top of a large inbox) costs a copy of
-// the part of the slice that moves, which stays small in the common case
-// because hot items sit at the end that moves.
+// only committed state. Costs: lookups by key are map reads; orders are kept
+// in chunked sorted lists (sortedList), so a write anywhere in an order (a
+// back-dated message, a conversation moving from the bottom of a large inbox
+// to the top, an old message deleted) moves at most one chunk, and a page is
+// read from a binary search.
 type MemoryStore struct {
 	mu       sync.RWMutex
 	closed   bool
 	seq      uint64
 	inboxes  map[string]*memInbox
-	users    []string  // ascending
+	users    *sortedList[string]
 	undo     []memUndo // the running Update's undo log, reused
 	onCommit []func()  // the running Update's callbacks, reused
 }
@@ -35,14 +35,14 @@ var _ Store = (*MemoryStore)(nil)
 type memInbox struct {
 	rec   InboxRecord
 	convs map[string]*memConv
-	order []ConversationKey // ConversationKey.Compare order: newest first
+	order *sortedList[ConversationKey] // ConversationKey.Compare order: newest first
 }
 
 type memConv struct {
 	rec     ConversationRecord
-	msgs    []MessageRecord     // MessageKey.Compare order
-	ids     []memID             // ascending ID
-	deleted map[uint64]struct{} // tombstones: IDs DeleteMessage removed; nil until the first
+	msgs    *sortedList[MessageRecord] // MessageKey.Compare order
+	ids     *sortedList[memID]         // ascending ID
+	deleted map[uint64]struct{}        // tombstones: IDs DeleteMessage removed; nil until the first
 }
 
 type memID struct {
@@ -52,7 +52,7 @@ type memID struct {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{inboxes: make(map[string]*memInbox)}
+	return &MemoryStore{inboxes: make(map[string]*memInbox), users: newSortedList(strings.Compare)}
 }
 
 // View runs fn under the read lock. See Store.View.
@@ -133,15 +133,11 @@ func (v *memView) Inbox(owner string) (InboxRecord, error) {
 }
 
 func (v *memView) Users(after string, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, nil
+	var k *string
+	if after != "" {
+		k = &after
 	}
-	i, found := slices.BinarySearch(v.users, after)
-	if found {
-		i++
-	}
-	end := min(i+limit, len(v.users))
-	return slices.Clone(v.users[i:end]), nil
+	return v.users.after(k, false, limit), nil
 }
 
 func (v *memView) Conversation(owner, other string) (ConversationRecord, error) {
@@ -154,29 +150,24 @@ func (v *memView) Conversation(owner, other string) (ConversationRecord, error) 
 
 func (v *memView) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
 	in := v.inboxes[owner]
-	if in == nil || limit <= 0 {
+	if in == nil {
 		return nil, nil
 	}
-	i := 0
-	if after != nil {
-		var found bool
-		i, found = slices.BinarySearchFunc(in.order, *after, ConversationKey.Compare)
-		if found {
-			i++
-		}
+	keys := in.order.after(after, false, limit)
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	end := min(i+limit, len(in.order))
-	out := make([]ConversationRecord, 0, end-i)
-	for _, k := range in.order[i:end] {
-		out = append(out, in.convs[k.Other].rec)
+	out := make([]ConversationRecord, len(keys))
+	for i, k := range keys {
+		out[i] = in.convs[k.Other].rec
 	}
 	return out, nil
 }
 
 func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
 	if c := v.conv(owner, other); c != nil {
-		if i, ok := c.find(id); ok {
-			return c.msgs[i], nil
+		if m, ok := c.find(id); ok {
+			return m, nil
 		}
 	}
 	return MessageRecord{}, ErrNotFound
@@ -184,44 +175,28 @@ func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error)
 
 func (v *memView) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
 	c := v.conv(owner, other)
-	if c == nil || limit <= 0 {
+	if c == nil {
 		return nil, nil
 	}
-	if !reverse {
-		i := 0
-		if after != nil {
-			var found bool
-			i, found = slices.BinarySearchFunc(c.msgs, *after, cmpMsgKey)
-			if found {
-				i++
-			}
-		}
-		return slices.Clone(c.msgs[i:min(i+limit, len(c.msgs))]), nil
-	}
-	end := len(c.msgs) // exclusive
+	var k *MessageRecord
 	if after != nil {
-		end, _ = slices.BinarySearchFunc(c.msgs, *after, cmpMsgKey)
+		k = &MessageRecord{ID: after.ID, Created: after.Created}
 	}
-	start := max(end-limit, 0)
-	out := slices.Clone(c.msgs[start:end])
-	slices.Reverse(out)
-	return out, nil
+	return c.msgs.after(k, reverse, limit), nil
 }
 
 func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
 	c := v.conv(owner, other)
-	if c == nil || limit <= 0 {
+	if c == nil {
 		return nil, nil
 	}
-	i, found := slices.BinarySearchFunc(c.ids, afterID, cmpID)
-	if found {
-		i++
+	ids := c.ids.after(&memID{id: afterID}, false, limit)
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	end := min(i+limit, len(c.ids))
-	out := make([]MessageRecord, 0, end-i)
-	for _, e := range c.ids[i:end] {
-		j, _ := slices.BinarySearchFunc(c.msgs, MessageKey{e.created, e.id}, cmpMsgKey)
-		out = append(out, c.msgs[j])
+	out := make([]MessageRecord, len(ids))
+	for i, e := range ids {
+		out[i], _ = c.msgs.get(MessageRecord{ID: e.id, Created: e.created})
 	}
 	return out, nil
 }
@@ -236,69 +211,50 @@ func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
 	return ok, nil
 }
 
-func cmpMsgKey(m MessageRecord, k MessageKey) int { return m.Key().Compare(k) }
-func cmpID(e memID, id uint64) int                { return cmp.Compare(e.id, id) }
+func cmpMsg(a, b MessageRecord) int { return a.Key().Compare(b.Key()) }
+func cmpID(a, b memID) int          { return cmp.Compare(a.id, b.id) }
 
-// find returns the index in c.msgs of the message with id.
-func (c *memConv) find(id uint64) (int, bool) {
-	j, ok := slices.BinarySearchFunc(c.ids, id, cmpID)
-	if !ok {
-		return 0, false
-	}
-	return slices.BinarySearchFunc(c.msgs, MessageKey{c.ids[j].created, id}, cmpMsgKey)
+func newMemInbox(rec InboxRecord) *memInbox {
+	return &memInbox{rec: rec, convs: make(map[string]*memConv), order: newSortedList(ConversationKey.Compare)}
 }
 
-func (c *memConv) insert(m MessageRecord) {
-	// Messages nearly always arrive in order: append without searching.
-	if n := len(c.msgs); n == 0 || c.msgs[n-1].Key().Compare(m.Key()) < 0 {
-		c.msgs = append(c.msgs, m)
-	} else {
-		i, _ := slices.BinarySearchFunc(c.msgs, m.Key(), cmpMsgKey)
-		c.msgs = slices.Insert(c.msgs, i, m)
-	}
-	e := memID{m.ID, m.Created}
-	if n := len(c.ids); n == 0 || c.ids[n-1].id < m.ID {
-		c.ids = append(c.ids, e)
-	} else {
-		i, _ := slices.BinarySearchFunc(c.ids, m.ID, cmpID)
-		c.ids = slices.Insert(c.ids, i, e)
-	}
+func newMemConv(rec ConversationRecord) *memConv {
+	return &memConv{rec: rec, msgs: newSortedList(cmpMsg), ids: newSortedList(cmpID)}
 }
 
-func (c *memConv) remove(id uint64) (MessageRecord, bool) {
-	i, ok := c.find(id)
+// find returns the message with id.
+func (c *memConv) find(id uint64) (MessageRecord, bool) {
+	e, ok := c.ids.get(memID{id: id})
 	if !ok {
 		return MessageRecord{}, false
 	}
-	m := c.msgs[i]
-	c.msgs = slices.Delete(c.msgs, i, i+1)
-	j, _ := slices.BinarySearchFunc(c.ids, id, cmpID)
-	c.ids = slices.Delete(c.ids, j, j+1)
-	return m, true
+	return c.msgs.get(MessageRecord{ID: id, Created: e.created})
 }
 
-func (in *memInbox) place(k ConversationKey) {
-	i, _ := slices.BinarySearchFunc(in.order, k, ConversationKey.Compare)
-	in.order = slices.Insert(in.order, i, k)
+func (c *memConv) insert(m MessageRecord) {
+	c.msgs.insert(m)
+	c.ids.insert(memID{m.ID, m.Created})
 }
 
-func (in *memInbox) unplace(k ConversationKey) {
-	if i, ok := slices.BinarySearchFunc(in.order, k, ConversationKey.Compare); ok {
-		in.order = slices.Delete(in.order, i, i+1)
+func (c *memConv) remove(id uint64) (MessageRecord, bool) {
+	e, ok := c.ids.delete(memID{id: id})
+	if !ok {
+		return MessageRecord{}, false
 	}
+	return c.msgs.delete(MessageRecord{ID: id, Created: e.created})
 }
+
+func (in *memInbox) place(k ConversationKey)   { in.order.insert(k) }
+func (in *memInbox) unplace(k ConversationKey) { in.order.delete(k) }
 
 func (s *MemoryStore) addUser(in *memInbox) {
 	s.inboxes[in.rec.Owner] = in
-	i, _ := slices.BinarySearch(s.users, in.rec.Owner)
-	s.users = slices.Insert(s.users, i, in.rec.Owner)
+	s.users.insert(in.rec.Owner)
 }
 
 func (s *MemoryStore) removeUser(owner string) {
 	delete(s.inboxes, owner)
-	if i, ok := slices.BinarySearch(s.users, owner); ok {
-		s.users = slices.Delete(s.users, i, i+1)
-	}
+	s.users.delete(owner)
 }
 
 func (in *memInbox) addConv(c *memConv) {
@@ -358,7 +314,7 @@ func (t *memTx) PutInbox(rec InboxRecord) error {
 		in.rec = rec
 		return nil
 	}
-	in := &memInbox{rec: rec, convs: make(map[string]*memConv)}
+	in := newMemInbox(rec)
 	(*MemoryStore)(t).addUser(in)
 	t.undo = append(t.undo, memUndo{op: undoInboxAdd, inbox: in})
 	return nil
@@ -384,7 +340,7 @@ func (t *memTx) PutConversation(rec ConversationRecord) error {
 		in.setConvRec(c, rec)
 		return nil
 	}
-	c := &memConv{rec: rec}
+	c := newMemConv(rec)
 	in.addConv(c)
 	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
 	return nil
