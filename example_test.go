@@ -435,3 +435,45 @@ func ExampleInboxes_Subscribe() {
 	// event: message-received
 	// data: {"text":"Hi Dave","unread":1,"with":"bob"}
 }
+
+func ExampleConversation_Messages() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+	at := func(day int) messaging.SendOption {
+		return messaging.WithCreated(time.Date(2024, 3, day, 12, 0, 0, 0, time.UTC))
+	}
+	inboxes.SendMessage(ctx, "bob", "dave", "see you tomorrow", at(2))
+	inboxes.SendMessage(ctx, "dave", "bob", "ok!", at(3))
+	inboxes.SendMessage(ctx, "bob", "dave", "(imported) hello", at(1)) // back-dated: sorts first
+
+	dave, _ := inboxes.Get(ctx, "dave")
+	c, _ := dave.Get(ctx, "bob")
+	for m, err := range c.Messages(ctx) { // oldest first, by Created then ID
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s %s: %s (new: %t)\n", m.Created.Format(time.DateOnly), m.Sender, m.Text, m.New)
+	}
+	// Output:
+	// 2024-03-01 bob: (imported) hello (new: true)
+	// 2024-03-02 bob: see you tomorrow (new: true)
+	// 2024-03-03 dave: ok! (new: false)
+}
+
+// Verify checks every invariant of the store: run it after a crash or a
+// restore, or from a health check.
+func ExampleInboxes_Verify() {
+	ctx := context.Background()
+	inboxes := messaging.New(messaging.NewMemoryStore())
+	defer inboxes.Close()
+	inboxes.SendMessage(ctx, "bob", "dave", "Hi Dave")
+
+	problems, err := inboxes.Verify(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("problems:", len(problems))
+	// Output:
+	// problems: 0
+}
