@@ -1795,12 +1795,14 @@ func (d *decoder) messageBody() MessageRecord {
 }
 
 // finish reports the first failure, or trailing bytes.
-func (d *decoder) finish(what string) error {
+// finish reports a decoding error, or trailing bytes, with what names the
+// record; what is formatted only then, since decoding runs on every read.
+func (d *decoder) finish(what string, args ...any) error {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = corrupt("%d trailing bytes", len(d.b))
 	}
 	if d.err != nil {
-		return fmt.Errorf("%s: %w", what, d.err)
+		return fmt.Errorf("%s: %w", fmt.Sprintf(what, args...), d.err)
 	}
 	return nil
 }
@@ -1812,7 +1814,7 @@ func decodeInbox(owner string, b []byte) (InboxRecord, error) {
 	d := decoder{b: b}
 	d.version()
 	rec := InboxRecord{Owner: owner, Unread: d.int()}
-	if err := d.finish(fmt.Sprintf("inbox %q", owner)); err != nil {
+	if err := d.finish("inbox %q", owner); err != nil {
 		return InboxRecord{}, err
 	}
 	return rec, nil
@@ -1833,7 +1835,7 @@ func decodeConversation(owner, other string, b []byte) (ConversationRecord, erro
 	rec.ReadMark = d.uint64()
 	rec.PeerReadMark = d.uint64()
 	rec.Last = d.messageBody()
-	if err := d.finish(fmt.Sprintf("conversation %q/%q", owner, other)); err != nil {
+	if err := d.finish("conversation %q/%q", owner, other); err != nil {
 		return ConversationRecord{}, err
 	}
 	return rec, nil
