@@ -268,6 +268,9 @@ func TestUnsubscribeUnderLoad(t *testing.T) {
 			readers.Go(func() {
 				n := 0
 				for _, err := range s.Events(ctx) {
+					if errors.Is(err, messaging.ErrOverflow) {
+						return // starved of CPU behind four senders: told, and ended
+					}
 					if !assert.NoError(t, err) {
 						return
 					}
@@ -280,7 +283,11 @@ func TestUnsubscribeUnderLoad(t *testing.T) {
 			readers.Go(func() {
 				for {
 					if _, err := s2.Next(ctx); err != nil {
-						assert.ErrorIs(t, err, messaging.ErrClosed)
+						// Closed from outside; or, if it could not keep up
+						// with four unthrottled senders, told so.
+						if !errors.Is(err, messaging.ErrOverflow) {
+							assert.ErrorIs(t, err, messaging.ErrClosed)
+						}
 						return
 					}
 				}

@@ -36,8 +36,10 @@ func pageLimit(limit int) int {
 //
 // Paging is by position, not offset: messages that arrive or are deleted
 // between calls neither repeat nor hide any other message. The message named
-// by before must still be in this conversation; otherwise the error wraps
-// ErrBadCursor. Each call reads one page in one read transaction.
+// by before must be in this conversation, or have been deleted from this
+// side only (its position is then read from the other side's copy);
+// otherwise the error wraps ErrBadCursor. Each call reads one page in one
+// read transaction.
 func (c *Conversation) Older(ctx context.Context, before uint64, limit int) ([]Message, error) {
 	return c.page(ctx, before, true, limit)
 }
@@ -59,14 +61,10 @@ func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limi
 		}
 		var after *MessageKey
 		if from != 0 {
-			m, err := tx.Message(c.Owner, c.Username, from)
-			if errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("message %d is not in this conversation: %w", from, ErrBadCursor)
-			}
+			k, err := cursorKey(tx, c.Owner, c.Username, from)
 			if err != nil {
 				return err
 			}
-			k := m.Key()
 			after = &k
 		}
 		recs, err := tx.Messages(c.Owner, c.Username, after, reverse, pageLimit(limit))
@@ -83,6 +81,35 @@ func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limi
 		return nil, c.errorf("page messages", err)
 	}
 	return page, nil
+}
+
+// cursorKey finds the position of the message id in owner's conversation
+// with other. A message deleted from this side since the caller got its ID
+// still marks a position: the other side's copy has the same key. Only a
+// message that was never here, or is gone from both sides, is a bad cursor.
+func cursorKey(tx ReadTx, owner, other string, id uint64) (MessageKey, error) {
+	m, err := tx.Message(owner, other, id)
+	if err == nil {
+		return m.Key(), nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return MessageKey{}, err
+	}
+	deleted, err := tx.Deleted(owner, other, id)
+	if err != nil {
+		return MessageKey{}, err
+	}
+	if !deleted {
+		return MessageKey{}, fmt.Errorf("message %d is not in this conversation: %w", id, ErrBadCursor)
+	}
+	m, err = tx.Message(other, owner, id)
+	if errors.Is(err, ErrNotFound) {
+		return MessageKey{}, fmt.Errorf("message %d was deleted from both sides of this conversation: %w", id, ErrBadCursor)
+	}
+	if err != nil {
+		return MessageKey{}, err
+	}
+	return m.Key(), nil
 }
 
 // MarkReadUpTo marks read the messages of the conversation up to and

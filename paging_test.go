@@ -93,9 +93,21 @@ func TestBadCursors(t *testing.T) {
 		assert.ErrorIs(t, err, messaging.ErrBadCursor, "an ID from another conversation")
 		_, err = c.Newer(ctx, 9999, 10)
 		assert.ErrorIs(t, err, messaging.ErrBadCursor, "an unknown ID")
+		// A cursor deleted from this side still marks its place...
 		require.NoError(t, c.DeleteMessage(ctx, m.ID))
-		_, err = c.Older(ctx, m.ID, 10)
-		assert.ErrorIs(t, err, messaging.ErrBadCursor, "a deleted message")
+		later := send(t, x, "bob", "dave", "later")
+		latest := send(t, x, "bob", "dave", "latest")
+		require.NoError(t, c.DeleteMessage(ctx, later.ID))
+		page, err := c.Older(ctx, later.ID, 10)
+		require.NoError(t, err)
+		assert.Empty(t, page, "nothing older than it is left on bob's side")
+		page, err = c.Newer(ctx, later.ID, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []uint64{latest.ID}, msgIDs(page))
+		// ...but not once both sides deleted it.
+		require.NoError(t, conv(t, x, "dave", "bob").DeleteMessage(ctx, later.ID))
+		_, err = c.Older(ctx, later.ID, 10)
+		assert.ErrorIs(t, err, messaging.ErrBadCursor, "a message deleted from both sides")
 
 		bob := inbox(t, x, "bob")
 		first, err := bob.ConversationPage(ctx, "", 2)
