@@ -161,13 +161,15 @@ func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
 			rec.Unread--
 			delta = -1
 		}
-		unread, err := addUnread(tx, c.Owner, delta)
-		if err != nil {
-			return err
-		}
-		if c.x.hub.enabled() {
-			c.x.hub.emit(tx, []Event{{Kind: MessageDeleted, User: c.Owner, Other: c.Username, Message: deleted,
-				Unread: unread, ConversationUnread: rec.Unread}})
+		if delta != 0 || c.x.hub.enabled() { // the inbox count is read only if it changes or an event carries it
+			unread, err := addUnread(tx, c.Owner, delta)
+			if err != nil {
+				return err
+			}
+			if c.x.hub.enabled() {
+				c.x.hub.emit(tx, []Event{{Kind: MessageDeleted, User: c.Owner, Other: c.Username, Message: deleted,
+					Unread: unread, ConversationUnread: rec.Unread}})
+			}
 		}
 		if rec.Last.ID == id {
 			rec.Last = MessageRecord{}
@@ -176,9 +178,7 @@ func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
 				return err
 			}
 			if len(newest) > 0 {
-				rec.Last = newest[0]
-				rec.Last.Text = preview(newest[0].Text)
-				rec.LastUpdate = newest[0].Created
+				rec.setNewest(newest[0])
 			}
 		}
 		return tx.PutConversation(rec)

@@ -180,9 +180,7 @@ func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (Inbox
 		return in, c, err
 	}
 	if c.Messages == 0 || m.Key().Compare(c.Last.Key()) > 0 {
-		c.Last = m
-		c.Last.Text = preview(m.Text)
-		c.LastUpdate = m.Created
+		c.setNewest(m)
 	}
 	if c.FirstID == 0 {
 		c.FirstID = m.ID // a new conversation
@@ -202,6 +200,14 @@ func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (Inbox
 		return in, c, err
 	}
 	return in, c, tx.PutMessage(c.Owner, c.Other, m)
+}
+
+// setNewest makes m the conversation's newest message: the summary a list
+// screen shows (its text cut to a preview), and LastUpdate.
+func (c *ConversationRecord) setNewest(m MessageRecord) {
+	c.Last = m
+	c.Last.Text = preview(m.Text)
+	c.LastUpdate = m.Created
 }
 
 // Has reports whether user has an inbox.
