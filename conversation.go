@@ -49,7 +49,7 @@ func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
 }
 
 func (c *Conversation) errorf(op string, err error) error {
-	return fmt.Errorf("%s in conversation %q/%q: %w", op, c.Owner, c.Username, err)
+	return wrapf(err, "%s in conversation %q/%q", op, c.Owner, c.Username)
 }
 
 // Messages yields the conversation's messages, oldest first (by Created,

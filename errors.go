@@ -1,10 +1,21 @@
 package messaging
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Every error this module returns says "messaging: " once, at the front: the
+// sentinels below carry the prefix, and context is added by wrapf, which
+// drops the prefix of the error it wraps. So a chain reads
+// "messaging: get inbox "nobody": not found", and errors.Is still finds
+// ErrNotFound in it.
 
 // These errors are returned for input that breaks the rules in the package
-// documentation. Nothing is written when one of them is returned. They are
-// wrapped with context, so check them with errors.Is.
+// documentation. Nothing is written when one of them is returned. They come
+// inside an *InputError naming the argument, so check them with errors.Is,
+// and use errors.As to learn which argument was wrong.
 var (
 	// ErrInvalidUser: a user id is empty, longer than MaxUserBytes, not
 	// valid UTF-8, or holds a control character.
@@ -22,6 +33,10 @@ var (
 
 	// ErrInvalidText: the text is not valid UTF-8.
 	ErrInvalidText = errors.New("messaging: message text is not valid UTF-8")
+
+	// ErrInvalidTime: a time given with WithCreated is outside the years 1
+	// to 9999, which JSON (RFC 3339) and SQL cannot carry.
+	ErrInvalidTime = errors.New("messaging: time outside the years 1 to 9999")
 )
 
 // These errors are returned by lookups and by stores.
@@ -36,22 +51,72 @@ var (
 
 	// ErrClosed: the Inboxes or its Store was used after Close.
 	ErrClosed = errors.New("messaging: store closed")
+
+	// ErrCorrupt: a record or key in the store does not decode. Stores
+	// wrap it with what they found; Inboxes.Verify reports such records
+	// as problems instead.
+	ErrCorrupt = errors.New("messaging: corrupt store")
 )
 
-// These errors can be returned when opening a BoltStore (OpenBoltStore,
-// NewBoltStore). The file is left exactly as it was when one of them is
-// returned. They are wrapped with the path and the cause, so check them with
-// errors.Is.
+// These errors can be returned when opening a store (OpenBoltStore,
+// NewBoltStore, and the stores of other packages such as pgstore). The
+// store is left exactly as it was when one of them is returned. They are
+// wrapped with the path and the cause, so check them with errors.Is.
 var (
 	// ErrLocked: another process, or another open handle in this process,
 	// held the file for longer than BoltOptions.Timeout.
 	ErrLocked = errors.New("messaging: store file is in use")
 
-	// ErrNotStore: the file is not a store of this package: not a bbolt
-	// file at all, or a bbolt file that holds other data.
+	// ErrNotStore: the file or database is not a store of this package:
+	// not a bbolt file at all, or one that holds other data.
 	ErrNotStore = errors.New("messaging: not a messaging store")
 
-	// ErrVersion: the file was written in a newer format than this version
-	// of the package reads.
+	// ErrVersion: the store was written in a newer format than this
+	// version of the package reads.
 	ErrVersion = errors.New("messaging: unsupported store format version")
 )
+
+// InputError is a refused argument: Field names it ("sender", "recipient",
+// "user", "other", "text", "meta", "created", ...) and Err is the sentinel
+// saying what is wrong with it, so that an HTTP handler can answer 400 and
+// name the field. errors.Is(err, ErrInvalidUser) and the like see through
+// it.
+type InputError struct {
+	Field string
+	Err   error
+}
+
+func (e *InputError) Error() string { return prefix + e.Field + ": " + trimPrefix(e.Err) }
+
+// Unwrap returns the sentinel.
+func (e *InputError) Unwrap() error { return e.Err }
+
+// inputError wraps a failed check of field; nil stays nil.
+func inputError(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &InputError{Field: field, Err: err}
+}
+
+const prefix = "messaging: "
+
+func trimPrefix(err error) string { return strings.TrimPrefix(err.Error(), prefix) }
+
+// wrappedError is the one way this module adds context to an error.
+type wrappedError struct {
+	context string
+	err     error
+}
+
+func (e *wrappedError) Error() string { return prefix + e.context + ": " + trimPrefix(e.err) }
+func (e *wrappedError) Unwrap() error { return e.err }
+
+// wrapf returns err with the context that format and args describe, keeping
+// one "messaging: " prefix at the front of the chain. A nil err stays nil.
+func wrapf(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &wrappedError{context: fmt.Sprintf(format, args...), err: err}
+}

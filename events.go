@@ -147,7 +147,7 @@ func (h *hub) subscribe(user string) (*Subscription, error) {
 // write in flight while Subscribe is called may or may not be delivered.
 func (x *Inboxes) Subscribe(user string) (*Subscription, error) {
 	if err := checkUser(user); err != nil {
-		return nil, fmt.Errorf("subscribe to %q: %w", user, err)
+		return nil, wrapf(err, "subscribe to %q", user)
 	}
 	return x.hub.subscribe(user)
 }
@@ -203,7 +203,7 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 		case <-s.wake:
 		case <-s.done:
 		case <-ctx.Done():
-			return Event{}, fmt.Errorf("next event: %w", ctx.Err())
+			return Event{}, wrapf(ctx.Err(), "next event")
 		}
 	}
 }
@@ -253,7 +253,7 @@ func (s *Subscription) Events(ctx context.Context) iter.Seq2[Event, error] {
 
 // errUnsubscribed is the ErrClosed of a subscription closed by its owner,
 // so that Events can end quietly.
-var errUnsubscribed = fmt.Errorf("subscription closed: %w", ErrClosed)
+var errUnsubscribed = wrapf(ErrClosed, "subscription closed")
 
 // Close ends the subscription: a Next waiting in another goroutine returns
 // ErrClosed. Close is idempotent and always returns nil.

@@ -3,7 +3,6 @@ package messaging
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 )
 
@@ -30,7 +29,7 @@ func (in *Inbox) Has(ctx context.Context, other string) (bool, error) {
 // ErrNotFound.
 func (in *Inbox) Get(ctx context.Context, other string) (*Conversation, error) {
 	if err := checkUser(other); err != nil {
-		return nil, fmt.Errorf("get conversation %q/%q: %w", in.Username, other, err)
+		return nil, wrapf(err, "get conversation %q/%q", in.Username, other)
 	}
 	var rec ConversationRecord
 	err := in.x.store.View(ctx, func(tx ReadTx) (err error) {
@@ -38,7 +37,7 @@ func (in *Inbox) Get(ctx context.Context, other string) (*Conversation, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get conversation %q/%q: %w", in.Username, other, err)
+		return nil, wrapf(err, "get conversation %q/%q", in.Username, other)
 	}
 	return in.x.conversation(rec), nil
 }
@@ -49,7 +48,7 @@ func (in *Inbox) Get(ctx context.Context, other string) (*Conversation, error) {
 // holds only what is sent after the delete.
 func (in *Inbox) Delete(ctx context.Context, other string) error {
 	if err := checkUser(other); err != nil {
-		return fmt.Errorf("delete conversation %q/%q: %w", in.Username, other, err)
+		return wrapf(err, "delete conversation %q/%q", in.Username, other)
 	}
 	err := in.x.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.Conversation(in.Username, other)
@@ -69,7 +68,7 @@ func (in *Inbox) Delete(ctx context.Context, other string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete conversation %q/%q: %w", in.Username, other, err)
+		return wrapf(err, "delete conversation %q/%q", in.Username, other)
 	}
 	return nil
 }
@@ -85,7 +84,7 @@ func (in *Inbox) Conversations(ctx context.Context) iter.Seq2[*Conversation, err
 		return func(tx ReadTx, limit int) ([]*Conversation, bool, error) {
 			recs, err := tx.Conversations(owner, after, limit)
 			if err != nil {
-				return nil, false, fmt.Errorf("list conversations of %q: %w", owner, err)
+				return nil, false, wrapf(err, "list conversations of %q", owner)
 			}
 			page := make([]*Conversation, 0, len(recs))
 			for _, rec := range recs {

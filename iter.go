@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"context"
-	"fmt"
 	"iter"
 )
 
@@ -42,7 +41,7 @@ func paginate[T any](ctx context.Context, s Store, start func() fetchFunc[T]) it
 			}
 			for _, item := range page {
 				if err := ctx.Err(); err != nil {
-					yield(zero, fmt.Errorf("iterate: %w", err))
+					yield(zero, wrapf(err, "iterate"))
 					return
 				}
 				if !yield(item, nil) {

@@ -85,7 +85,7 @@ func (x *Inboxes) Close() error {
 // It returns the sender's copy.
 func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text string, opts ...SendOption) (Message, error) {
 	if err := x.checkSend(sender, recipient, text); err != nil {
-		return Message{}, fmt.Errorf("send message from %q to %q: %w", sender, recipient, err)
+		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
 	}
 	var o sendOptions
 	for _, opt := range opts {
@@ -105,17 +105,17 @@ func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text strin
 		return deliver(tx, m, x.hub)
 	})
 	if err != nil {
-		return Message{}, fmt.Errorf("send message from %q to %q: %w", sender, recipient, err)
+		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
 	}
 	return Message{ID: m.ID, Sender: sender, Recipient: recipient, Text: text, Created: m.Created}, nil
 }
 
 func (x *Inboxes) checkSend(sender, recipient, text string) error {
 	if err := checkUser(sender); err != nil {
-		return fmt.Errorf("sender: %w", err)
+		return wrapf(err, "sender")
 	}
 	if err := checkUser(recipient); err != nil {
-		return fmt.Errorf("recipient: %w", err)
+		return wrapf(err, "recipient")
 	}
 	if sender == recipient {
 		return ErrSelfMessage
@@ -223,7 +223,7 @@ func (x *Inboxes) Has(ctx context.Context, user string) (bool, error) {
 // never sent or received a message (or the inbox was deleted).
 func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
 	if err := checkUser(user); err != nil {
-		return nil, fmt.Errorf("get inbox %q: %w", user, err)
+		return nil, wrapf(err, "get inbox %q", user)
 	}
 	var rec InboxRecord
 	err := x.store.View(ctx, func(tx ReadTx) (err error) {
@@ -231,7 +231,7 @@ func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get inbox %q: %w", user, err)
+		return nil, wrapf(err, "get inbox %q", user)
 	}
 	return &Inbox{Username: user, NewMessagesCount: rec.Unread, x: x}, nil
 }
@@ -240,7 +240,7 @@ func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
 // copies of the same messages stay.
 func (x *Inboxes) Delete(ctx context.Context, user string) error {
 	if err := checkUser(user); err != nil {
-		return fmt.Errorf("delete inbox %q: %w", user, err)
+		return wrapf(err, "delete inbox %q", user)
 	}
 	err := x.store.Update(ctx, func(tx Tx) error {
 		if err := tx.DeleteInbox(user); err != nil {
@@ -252,7 +252,7 @@ func (x *Inboxes) Delete(ctx context.Context, user string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("delete inbox %q: %w", user, err)
+		return wrapf(err, "delete inbox %q", user)
 	}
 	return nil
 }
@@ -264,7 +264,7 @@ func (x *Inboxes) Users(ctx context.Context) iter.Seq2[string, error] {
 		return func(tx ReadTx, limit int) ([]string, bool, error) {
 			users, err := tx.Users(after, limit)
 			if err != nil {
-				return nil, false, fmt.Errorf("list users: %w", err)
+				return nil, false, wrapf(err, "list users")
 			}
 			if len(users) > 0 {
 				after = users[len(users)-1]

@@ -100,11 +100,11 @@ func cursorKey(tx ReadTx, owner, other string, id uint64) (MessageKey, error) {
 		return MessageKey{}, err
 	}
 	if !deleted {
-		return MessageKey{}, fmt.Errorf("message %d is not in this conversation: %w", id, ErrBadCursor)
+		return MessageKey{}, wrapf(ErrBadCursor, "message %d is not in this conversation", id)
 	}
 	m, err = tx.Message(other, owner, id)
 	if errors.Is(err, ErrNotFound) {
-		return MessageKey{}, fmt.Errorf("message %d was deleted from both sides of this conversation: %w", id, ErrBadCursor)
+		return MessageKey{}, wrapf(ErrBadCursor, "message %d was deleted from both sides of this conversation", id)
 	}
 	if err != nil {
 		return MessageKey{}, err
@@ -181,7 +181,7 @@ func (in *Inbox) ConversationPage(ctx context.Context, cursor string, limit int)
 	if cursor != "" {
 		k, err := decodeCursor(in.Username, cursor)
 		if err != nil {
-			return ConversationPage{}, fmt.Errorf("page conversations of %q: %w", in.Username, err)
+			return ConversationPage{}, wrapf(err, "page conversations of %q", in.Username)
 		}
 		after = &k
 	}
@@ -192,7 +192,7 @@ func (in *Inbox) ConversationPage(ctx context.Context, cursor string, limit int)
 		return err
 	})
 	if err != nil {
-		return ConversationPage{}, fmt.Errorf("page conversations of %q: %w", in.Username, err)
+		return ConversationPage{}, wrapf(err, "page conversations of %q", in.Username)
 	}
 	var page ConversationPage
 	if len(recs) > limit {
@@ -233,16 +233,16 @@ func encodeCursor(owner string, k ConversationKey) string {
 func decodeCursor(owner, cursor string) (ConversationKey, error) {
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(b) <= cursorHead || b[0] != cursorVersion {
-		return ConversationKey{}, fmt.Errorf("cursor %q is not a conversation cursor: %w", cursor, ErrBadCursor)
+		return ConversationKey{}, wrapf(ErrBadCursor, "cursor %q is not a conversation cursor", cursor)
 	}
 	if binary.BigEndian.Uint64(b[1:9]) != ownerHash(owner) {
-		return ConversationKey{}, fmt.Errorf("cursor %q is from another inbox: %w", cursor, ErrBadCursor)
+		return ConversationKey{}, wrapf(ErrBadCursor, "cursor %q is from another inbox", cursor)
 	}
 	sec := int64(binary.BigEndian.Uint64(b[9:17]))
 	nsec := binary.BigEndian.Uint32(b[17:21])
 	other := string(b[cursorHead:])
 	if nsec >= 1e9 || checkUser(other) != nil {
-		return ConversationKey{}, fmt.Errorf("cursor %q is not a conversation cursor: %w", cursor, ErrBadCursor)
+		return ConversationKey{}, wrapf(ErrBadCursor, "cursor %q is not a conversation cursor", cursor)
 	}
 	return ConversationKey{LastUpdate: time.Unix(sec, int64(nsec)).UTC(), Other: other}, nil
 }

@@ -58,7 +58,7 @@ func (x *Inboxes) Verify(ctx context.Context) ([]Problem, error) {
 		err = c.Check(ctx, report)
 	}
 	if err != nil {
-		return problems, fmt.Errorf("verify: %w", err)
+		return problems, wrapf(err, "verify")
 	}
 	return problems, nil
 }

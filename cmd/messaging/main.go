@@ -110,12 +110,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errBroken):
 		return 1 // the findings are on stdout
 	default:
-		fmt.Fprintf(stderr, "messaging: %s\n", oneLine(err.Error()))
+		fmt.Fprintln(stderr, oneLine(prefixed(err)))
 		return 1
 	}
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// prefixed returns the error's text with the program's name in front once:
+// the library's errors already start with it.
+func prefixed(err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, "messaging: ") {
+		return msg
+	}
+	return "messaging: " + err.Error()
+}
 
 type cli struct {
 	path string

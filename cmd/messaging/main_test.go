@@ -161,8 +161,8 @@ func TestErrors(t *testing.T) {
 		{"self message", []string{"send", "bob", "bob", "hi"}, 1, "same user"},
 		{"empty text", []string{"send", "bob", "dave", "  "}, 1, "empty message"},
 		{"invalid user", []string{"send", "bob", "da\tve", "hi"}, 1, "invalid user id"},
-		{"unknown inbox", []string{"inbox", "nobody"}, 1, `get inbox "nobody": messaging: not found`},
-		{"unknown conversation", []string{"show", "bob", "nobody"}, 1, `"bob"/"nobody": messaging: not found`},
+		{"unknown inbox", []string{"inbox", "nobody"}, 1, `messaging: get inbox "nobody": not found`},
+		{"unknown conversation", []string{"show", "bob", "nobody"}, 1, `"bob"/"nobody": not found`},
 		{"read unknown", []string{"read", "dave", "nobody"}, 1, "not found"},
 		{"bad ID", []string{"delete", "bob", "dave", "x1"}, 1, `invalid message ID "x1"`},
 		{"zero ID", []string{"delete", "bob", "dave", "0"}, 1, `invalid message ID "0"`},
@@ -179,6 +179,7 @@ func TestErrors(t *testing.T) {
 			assert.Contains(t, errOut, tt.err)
 			if tt.code == 1 {
 				assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
+				assert.Equal(t, 1, strings.Count(errOut, "messaging:"), "one prefix: %q", errOut)
 			}
 			after, err := os.ReadFile(db)
 			require.NoError(t, err)
