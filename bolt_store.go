@@ -1673,7 +1673,12 @@ func decodeConversationKey(b []byte) (ConversationKey, error) {
 
 // ---- record encoding ----
 
-const recordVersion = 1
+// recordVersion is the version byte records are written with. Version 2
+// added the message flags after the text; version 1 records still decode.
+const recordVersion = 2
+
+// Message flags, a byte after the text in version 2 records.
+const flagDeletedUnread = 1 << 0
 
 func appendInt(b []byte, v int) []byte { return binary.BigEndian.AppendUint64(b, uint64(int64(v))) }
 
@@ -1715,7 +1720,12 @@ func appendMessageBody(b []byte, m MessageRecord) []byte {
 	b = appendTime(b, m.Created)
 	b = appendString(b, m.Sender)
 	b = appendString(b, m.Recipient)
-	return appendString(b, m.Text)
+	b = appendString(b, m.Text)
+	var flags byte
+	if m.DeletedUnread {
+		flags |= flagDeletedUnread
+	}
+	return append(b, flags)
 }
 
 // decoder reads a record. The first failure sticks; every value read after
@@ -1723,6 +1733,7 @@ func appendMessageBody(b []byte, m MessageRecord) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	v   byte // the record's version
 }
 
 func (d *decoder) take(n int) []byte {
@@ -1739,8 +1750,10 @@ func (d *decoder) take(n int) []byte {
 }
 
 func (d *decoder) version() {
-	if p := d.take(1); p != nil && p[0] != recordVersion {
-		d.err = corrupt("record version %d", p[0])
+	if p := d.take(1); p != nil {
+		if d.v = p[0]; d.v < 1 || d.v > recordVersion {
+			d.err = corrupt("record version %d", p[0])
+		}
 	}
 }
 
@@ -1791,6 +1804,14 @@ func (d *decoder) messageBody() MessageRecord {
 	m.Sender = d.string()
 	m.Recipient = d.string()
 	m.Text = d.string()
+	if d.v >= 2 {
+		if p := d.take(1); p != nil {
+			if p[0]&^flagDeletedUnread != 0 {
+				d.err = corrupt("unknown message flags %#x", p[0])
+			}
+			m.DeletedUnread = p[0]&flagDeletedUnread != 0
+		}
+	}
 	return m
 }
 

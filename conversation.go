@@ -13,21 +13,21 @@ import (
 // retrieved; its methods act on the store as it is when they are called, so
 // a Conversation obtained before a reply still lists the reply.
 type Conversation struct {
-	Owner            string    // whose inbox this is
-	Username         string    // the other user
-	NewMessagesCount int       // unread messages in this conversation, as of retrieval
-	LastUpdate       time.Time // the largest Created among its messages; kept when all are deleted
-	MessageCount     int       // messages in this copy, as of retrieval
+	Owner            string    `json:"owner"`              // whose inbox this is
+	Username         string    `json:"username"`           // the other user
+	NewMessagesCount int       `json:"new_messages_count"` // unread messages in this conversation, as of retrieval
+	LastUpdate       time.Time `json:"last_update"`        // the largest Created among its messages; kept when all are deleted
+	MessageCount     int       `json:"message_count"`      // messages in this copy, as of retrieval
 
 	// LastMessage is the newest message by (Created, ID), with Text cut to
 	// at most PreviewRunes runes; the zero Message when the conversation
 	// is empty.
-	LastMessage Message
+	LastMessage Message `json:"last_message,omitzero"`
 
 	// ReadByOtherUpTo is the other user's read mark: they have read every
-	// message of Owner's with an ID up to it. Message.ReadByRecipient
-	// derives from it.
-	ReadByOtherUpTo uint64
+	// message of Owner's with an ID up to it that they still had.
+	// Message.ReadByRecipient derives from it.
+	ReadByOtherUpTo uint64 `json:"read_by_other_up_to"`
 
 	x *Inboxes
 }
@@ -48,27 +48,34 @@ func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
 	return c
 }
 
-func (c *Conversation) errorf(op string, err error) error {
+func (c *Conversation) wrap(err error, op string) error {
 	return wrapf(err, "%s in conversation %q/%q", op, c.Owner, c.Username)
 }
 
 // Messages yields the conversation's messages, oldest first (by Created,
-// then ID). If the conversation no longer exists it yields an error wrapping
-// ErrNotFound; if it is deleted while the loop runs, the loop ends.
+// then ID).
+//
+// If the conversation does not exist (any more), it yields an error
+// wrapping ErrNotFound, as Inbox.Conversations does for an inbox. If the
+// conversation is deleted while the loop runs, the loop ends after the page
+// it is in, even if a new conversation with the same user has started
+// since: that one holds other messages.
 func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
 	return paginate(ctx, c.x.store, func() fetchFunc[Message] {
 		var after *MessageKey
+		var first uint64 // FirstID of the conversation being listed
 		return func(tx ReadTx, limit int) ([]Message, bool, error) {
 			rec, err := tx.Conversation(c.Owner, c.Username)
-			if errors.Is(err, ErrNotFound) && after != nil {
-				return nil, false, nil
+			switch {
+			case first != 0 && (errors.Is(err, ErrNotFound) || err == nil && rec.FirstID != first):
+				return nil, false, nil // deleted while the loop ran
+			case err != nil:
+				return nil, false, c.wrap(err, "list messages")
 			}
-			if err != nil {
-				return nil, false, c.errorf("list messages", err)
-			}
+			first = rec.FirstID
 			recs, err := tx.Messages(c.Owner, c.Username, after, false, limit)
 			if err != nil {
-				return nil, false, c.errorf("list messages", err)
+				return nil, false, c.wrap(err, "list messages")
 			}
 			page := make([]Message, len(recs))
 			for i, m := range recs {
@@ -77,8 +84,6 @@ func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
 			if len(recs) > 0 {
 				k := recs[len(recs)-1].Key()
 				after = &k
-			} else {
-				after = &MessageKey{} // seen to exist
 			}
 			return page, len(recs) == limit, nil
 		}
@@ -87,104 +92,25 @@ func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
 
 // MarkRead marks every message of the conversation as read, in one write
 // that does not touch the messages: it moves the conversation's read mark.
-// Marking a conversation with nothing new is a no-op.
+// A conversation with nothing new is left as it is: nothing is written and
+// no event is emitted.
 func (c *Conversation) MarkRead(ctx context.Context) error {
-	err := c.x.store.Update(ctx, func(tx Tx) error {
+	err := c.x.write(ctx, func(tx Tx) ([]change, error) {
 		rec, err := tx.Conversation(c.Owner, c.Username)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return c.x.moveReadMark(tx, rec, rec.MaxID, rec.Unread)
+		return markRead(tx, rec, rec.MaxID, rec.Unread)
 	})
-	if err != nil {
-		return c.errorf("mark read", err)
-	}
-	return nil
-}
-
-// moveReadMark raises rec's read mark to mark, lowering the unread counts
-// by read (the new messages it now covers), and mirrors the mark to the
-// other side for read receipts. A mark that would not move is a no-op.
-func (x *Inboxes) moveReadMark(tx Tx, rec ConversationRecord, mark uint64, read int) error {
-	if mark <= rec.ReadMark && read == 0 {
-		return nil
-	}
-	unread, err := addUnread(tx, rec.Owner, -read)
-	if err != nil {
-		return err
-	}
-	rec.Unread -= read
-	rec.ReadMark = max(rec.ReadMark, mark)
-	if err := tx.PutConversation(rec); err != nil {
-		return err
-	}
-	if x.hub.enabled() {
-		x.hub.emit(tx, []Event{{Kind: ConversationRead, User: rec.Owner, Other: rec.Other, ReadUpTo: rec.ReadMark,
-			Unread: unread, ConversationUnread: rec.Unread}})
-	}
-	peer, err := tx.Conversation(rec.Other, rec.Owner)
-	if errors.Is(err, ErrNotFound) {
-		return nil // the other side deleted the conversation
-	}
-	if err != nil {
-		return err
-	}
-	if peer.PeerReadMark >= rec.ReadMark {
-		return nil
-	}
-	peer.PeerReadMark = rec.ReadMark
-	return tx.PutConversation(peer)
+	return c.wrap(err, "mark read")
 }
 
 // DeleteMessage removes the message with id from this side of the
-// conversation only; the other user's copy stays. Deleting a new message
-// lowers the unread counts. If it was the newest message, LastUpdate falls
-// back to the newest remaining one; an emptied conversation keeps its
-// LastUpdate.
+// conversation only; the other user's copy stays (without a read receipt,
+// if this side had not read it). Deleting a new message lowers the unread
+// counts. If it was the newest message, LastUpdate falls back to the newest
+// remaining one; an emptied conversation keeps its LastUpdate.
 func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
-	err := c.x.store.Update(ctx, func(tx Tx) error {
-		rec, err := tx.Conversation(c.Owner, c.Username)
-		if err != nil {
-			return err
-		}
-		m, err := tx.Message(c.Owner, c.Username, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.DeleteMessage(c.Owner, c.Username, id); err != nil {
-			return err
-		}
-		rec.Messages--
-		deleted := message(rec, m)
-		delta := 0
-		if deleted.New {
-			rec.Unread--
-			delta = -1
-		}
-		if delta != 0 || c.x.hub.enabled() { // the inbox count is read only if it changes or an event carries it
-			unread, err := addUnread(tx, c.Owner, delta)
-			if err != nil {
-				return err
-			}
-			if c.x.hub.enabled() {
-				c.x.hub.emit(tx, []Event{{Kind: MessageDeleted, User: c.Owner, Other: c.Username, Message: deleted,
-					Unread: unread, ConversationUnread: rec.Unread}})
-			}
-		}
-		if rec.Last.ID == id {
-			rec.Last = MessageRecord{}
-			newest, err := tx.Messages(c.Owner, c.Username, nil, true, 1)
-			if err != nil {
-				return err
-			}
-			if len(newest) > 0 {
-				rec.setNewest(newest[0])
-			}
-		}
-		return tx.PutConversation(rec)
-	})
-	if err != nil {
-		return c.errorf(fmt.Sprintf("delete message %d", id), err)
-	}
-	return nil
+	err := c.x.write(ctx, func(tx Tx) ([]change, error) { return removeMessage(tx, c.Owner, c.Username, id) })
+	return c.wrap(err, fmt.Sprintf("delete message %d", id))
 }

@@ -117,9 +117,67 @@ func TestClosedSubscriptionsLeaveTheWaitList(t *testing.T) {
 		require.NoError(t, sub.Close())
 	}
 	x.hub.mu.Lock()
-	n := len(x.hub.waitUser["zed"])
+	feeds, live := len(x.hub.feeds), len(x.hub.live)
 	x.hub.mu.Unlock()
-	assert.Zero(t, n, "closed subscriptions still held in the hub's wait list")
+	assert.Zero(t, feeds, "closed subscriptions still keep a feed in the hub")
+	assert.Zero(t, live, "closed subscriptions still held in the hub")
+}
+
+// TestEveryWaiterOfOneSubscriptionIsWoken: a pool of goroutines reading one
+// subscription, each waiting in Next, with events published one write at a
+// time: every publish must wake every waiter, or all but one keep waiting
+// until their context ends while events are pending (issue 9, item 2).
+func TestEveryWaiterOfOneSubscriptionIsWoken(t *testing.T) {
+	for _, user := range []string{"dave", ""} {
+		t.Run(fmt.Sprintf("user=%q", user), func(t *testing.T) {
+			ctx := context.Background()
+			x := New(NewMemoryStore())
+			defer x.Close()
+			sub, err := x.hub.subscribe(user)
+			require.NoError(t, err)
+			defer sub.Close()
+			const workers = 4
+			got := make(chan error, workers)
+			for range workers {
+				go func() {
+					cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					defer cancel()
+					_, err := sub.Next(cctx)
+					got <- err
+				}()
+			}
+			waitFor(t, func() bool { // all four are blocked in Next
+				x.hub.mu.Lock()
+				defer x.hub.mu.Unlock()
+				r := &x.hub.all
+				if user != "" {
+					r = &x.hub.feeds[user].ring
+				}
+				return r.wake != nil
+			})
+			time.Sleep(50 * time.Millisecond)
+			for i := range workers / 2 { // each send is one publish with two events, one of them for dave
+				_, err := x.SendMessage(ctx, "bob", "dave", fmt.Sprint("m", i))
+				require.NoError(t, err)
+				_, err = x.SendMessage(ctx, "dave", "bob", fmt.Sprint("r", i))
+				require.NoError(t, err)
+			}
+			for range workers {
+				assert.NoError(t, <-got, "a waiter stayed asleep with an event pending")
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // TestBoltPanickingOnCommitKeepsOthersCommitted: a callback that panics

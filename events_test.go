@@ -378,8 +378,8 @@ func TestNoGoroutineLeaks(t *testing.T) {
 }
 
 func TestEventKindString(t *testing.T) {
-	assert.Equal(t, "message-received", messaging.MessageReceived.String())
-	assert.Equal(t, "inbox-deleted", messaging.InboxDeleted.String())
+	assert.Equal(t, "message_received", messaging.MessageReceived.String())
+	assert.Equal(t, "inbox_deleted", messaging.InboxDeleted.String())
 	assert.Equal(t, "EventKind(99)", messaging.EventKind(99).String())
 	assert.False(t, errors.Is(messaging.ErrOverflow, messaging.ErrClosed))
 }

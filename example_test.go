@@ -432,7 +432,7 @@ func ExampleInboxes_Subscribe() {
 		fmt.Println(lines.Text())
 	}
 	// Output:
-	// event: message-received
+	// event: message_received
 	// data: {"text":"Hi Dave","unread":1,"with":"bob"}
 }
 

@@ -7,12 +7,9 @@ import (
 
 // Iterators read a page in one short read transaction, close it, and only
 // then yield the page, so the loop body may call anything, writes included.
-// Pages start small, so that breaking early costs little, and grow, so that
-// a full walk takes few transactions.
-const (
-	firstPage = 32
-	maxPage   = 1024
-)
+// Pages start at iterFirstPage, so that breaking early costs little, and
+// double up to MaxPageSize, so that a full walk takes few transactions.
+const iterFirstPage = 32
 
 // fetchFunc reads the page after the previous one (it keeps its own cursor)
 // and reports whether there may be more.
@@ -25,7 +22,7 @@ func paginate[T any](ctx context.Context, s Store, start func() fetchFunc[T]) it
 	return func(yield func(T, error) bool) {
 		var zero T
 		fetch := start()
-		limit := firstPage
+		limit := iterFirstPage
 		for {
 			var (
 				page []T
@@ -51,7 +48,7 @@ func paginate[T any](ctx context.Context, s Store, start func() fetchFunc[T]) it
 			if !more {
 				return
 			}
-			limit = min(2*limit, maxPage)
+			limit = min(2*limit, MaxPageSize)
 		}
 	}
 }

@@ -13,51 +13,76 @@ import (
 type Inboxes struct {
 	store    Store
 	maxBytes int
+	now      func() time.Time
 	hub      *hub
 }
 
 // Options configures an Inboxes. The zero value and nil mean defaults.
 type Options struct {
 	// MaxMessageBytes is the longest text SendMessage accepts, in bytes.
-	// 0 means DefaultMaxMessageBytes; negative is invalid.
+	// 0 means DefaultMaxMessageBytes; negative, or more than
+	// MaxMessageBytesLimit, is invalid.
 	MaxMessageBytes int
 
 	// EventBuffer is how many of the latest events are kept for
 	// subscribers that have not read them yet; a subscriber further behind
-	// gets ErrOverflow. 0 means DefaultEventBuffer; negative is invalid.
+	// gets ErrOverflow. 0 means DefaultEventBuffer; negative, or more than
+	// MaxEventBuffer, is invalid.
 	EventBuffer int
+
+	// Now is the clock that stamps messages sent without WithCreated. nil
+	// means time.Now. Whatever it says, a new message is never stamped
+	// before the newest message of the conversations it joins, so a clock
+	// that steps back, or another process's clock that runs behind, never
+	// puts a message before one that was sent earlier.
+	Now func() time.Time
 }
 
+// MaxMessageBytesLimit is the largest Options.MaxMessageBytes accepted: a
+// message is kept twice and travels whole in every event.
+const MaxMessageBytesLimit = 16 << 20
+
 // New returns the inboxes kept in store, with default Options. The Inboxes
-// takes the store over: its Close closes the store.
+// takes the store over: its Close closes the store. New panics if store is
+// nil, as http.Handle does with a nil handler: that is a mistake in the
+// program, not a condition to handle.
 func New(store Store) *Inboxes {
-	x, _ := NewWithOptions(store, nil) // nil options are always valid
+	if store == nil {
+		panic("messaging: New called with a nil Store")
+	}
+	x, err := NewWithOptions(store, nil)
+	if err != nil {
+		panic(err) // nil options are always valid
+	}
 	return x
 }
 
-// NewWithOptions is New with options; it fails only if the options are
-// invalid.
+// NewWithOptions is New with options. It returns an error, and does not
+// take the store over, if store is nil or the options are invalid.
 func NewWithOptions(store Store, opts *Options) (*Inboxes, error) {
 	if store == nil {
-		return nil, errors.New("messaging: nil store")
+		return nil, errors.New("messaging: nil Store")
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	switch {
-	case o.MaxMessageBytes < 0:
-		return nil, fmt.Errorf("messaging: negative MaxMessageBytes %d", o.MaxMessageBytes)
+	case o.MaxMessageBytes < 0 || o.MaxMessageBytes > MaxMessageBytesLimit:
+		return nil, fmt.Errorf("messaging: Options.MaxMessageBytes %d is outside 0..%d", o.MaxMessageBytes, MaxMessageBytesLimit)
 	case o.MaxMessageBytes == 0:
 		o.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	switch {
-	case o.EventBuffer < 0:
-		return nil, fmt.Errorf("messaging: negative EventBuffer %d", o.EventBuffer)
+	case o.EventBuffer < 0 || o.EventBuffer > MaxEventBuffer:
+		return nil, fmt.Errorf("messaging: Options.EventBuffer %d is outside 0..%d", o.EventBuffer, MaxEventBuffer)
 	case o.EventBuffer == 0:
 		o.EventBuffer = DefaultEventBuffer
 	}
-	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, hub: newHub(o.EventBuffer)}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, now: o.Now, hub: newHub(o.EventBuffer)}, nil
 }
 
 // Open opens the bbolt file at path, creating it if missing, with default
@@ -77,137 +102,72 @@ func (x *Inboxes) Close() error {
 	return x.store.Close()
 }
 
+// MaxMessageBytes returns the longest text SendMessage accepts, in bytes:
+// what an HTTP handler bounds a request body by.
+func (x *Inboxes) MaxMessageBytes() int { return x.maxBytes }
+
 // SendMessage stores text from sender to recipient, twice: in the sender's
 // conversation with the recipient (not new) and in the recipient's
 // conversation with the sender (new). It creates inboxes and conversations
 // as needed, updates both conversation summaries and both unread counts,
 // and writes all of it in one transaction: on error nothing of it exists.
 // It returns the sender's copy.
+//
+// Without WithCreated the message is stamped with the clock (Options.Now)
+// inside the transaction, and never before the newest message of either
+// conversation, so that within a conversation such messages sort in the
+// order their sends committed: a screen polling Conversation.Newer misses
+// none.
 func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text string, opts ...SendOption) (Message, error) {
-	if err := x.checkSend(sender, recipient, text); err != nil {
-		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
-	}
 	var o sendOptions
 	for _, opt := range opts {
-		opt(&o)
-	}
-	created := o.created
-	if created.IsZero() {
-		created = time.Now()
-	}
-	m := MessageRecord{Sender: sender, Recipient: recipient, Text: text, Created: created.UTC()}
-	err := x.store.Update(ctx, func(tx Tx) error {
-		id, err := tx.NextID()
-		if err != nil {
-			return err
+		if opt != nil {
+			opt(&o)
 		}
-		m.ID = id
-		return deliver(tx, m, x.hub)
+	}
+	if err := x.validSend(sender, recipient, text, o); err != nil {
+		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
+	}
+	var sent MessageRecord
+	err := x.write(ctx, func(tx Tx) ([]change, error) {
+		out, err := conversationOrNew(tx, sender, recipient)
+		if err != nil {
+			return nil, err
+		}
+		in, err := conversationOrNew(tx, recipient, sender)
+		if err != nil {
+			return nil, err
+		}
+		m := MessageRecord{Sender: sender, Recipient: recipient, Text: text, Created: o.created.UTC()}
+		if o.created.IsZero() {
+			m.Created = stamp(x.now(), out, in)
+		}
+		if m.ID, err = tx.NextID(); err != nil {
+			return nil, err
+		}
+		sent = m
+		return deliver(tx, out, in, m)
 	})
 	if err != nil {
 		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
 	}
-	return Message{ID: m.ID, Sender: sender, Recipient: recipient, Text: text, Created: m.Created}, nil
+	return Message{ID: sent.ID, Sender: sender, Recipient: recipient, Text: text, Created: sent.Created}, nil
 }
 
-func (x *Inboxes) checkSend(sender, recipient, text string) error {
-	if err := checkUser(sender); err != nil {
-		return wrapf(err, "sender")
-	}
-	if err := checkUser(recipient); err != nil {
-		return wrapf(err, "recipient")
+func (x *Inboxes) validSend(sender, recipient, text string, o sendOptions) error {
+	if err := validPair("sender", sender, "recipient", recipient); err != nil {
+		return err
 	}
 	if sender == recipient {
-		return ErrSelfMessage
+		return inputError("recipient", ErrSelfMessage)
 	}
-	return checkText(text, x.maxBytes)
-}
-
-// deliver writes both copies of m and every summary they change, and
-// emits the events of the send.
-func deliver(tx Tx, m MessageRecord, h *hub) error {
-	out, err := conversationFor(tx, m.Sender, m.Recipient)
-	if err != nil {
-		return err
+	if err := validText(text, x.maxBytes); err != nil {
+		return inputError("text", err)
 	}
-	in, err := conversationFor(tx, m.Recipient, m.Sender)
-	if err != nil {
-		return err
-	}
-	// Each side mirrors the other's read mark, for read receipts. A side
-	// created afresh has a read mark of 0; what the other user read before
-	// stays read, so the mirror never goes down.
-	out.PeerReadMark = max(out.PeerReadMark, in.ReadMark)
-	in.PeerReadMark = max(in.PeerReadMark, out.ReadMark)
-	outInbox, out, err := addCopy(tx, out, m, false)
-	if err != nil {
-		return err
-	}
-	inInbox, in, err := addCopy(tx, in, m, true)
-	if err != nil {
-		return err
-	}
-	if h.enabled() {
-		h.emit(tx, []Event{
-			{Kind: MessageSent, User: m.Sender, Other: m.Recipient, Message: message(out, m),
-				Unread: outInbox.Unread, ConversationUnread: out.Unread},
-			{Kind: MessageReceived, User: m.Recipient, Other: m.Sender, Message: message(in, m),
-				Unread: inInbox.Unread, ConversationUnread: in.Unread},
-		})
+	if !o.created.IsZero() {
+		return inputError("created", validCreated(o.created))
 	}
 	return nil
-}
-
-// conversationFor returns owner's conversation with other, or a new empty
-// record if there is none.
-func conversationFor(tx ReadTx, owner, other string) (ConversationRecord, error) {
-	c, err := tx.Conversation(owner, other)
-	if errors.Is(err, ErrNotFound) {
-		return ConversationRecord{Owner: owner, Other: other}, nil
-	}
-	return c, err
-}
-
-// addCopy adds m to conversation c and to the inbox holding it, and
-// returns both records as written.
-func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (InboxRecord, ConversationRecord, error) {
-	in, err := tx.Inbox(c.Owner)
-	created := errors.Is(err, ErrNotFound)
-	switch {
-	case created:
-		in = InboxRecord{Owner: c.Owner}
-	case err != nil:
-		return in, c, err
-	}
-	if c.Messages == 0 || m.Key().Compare(c.Last.Key()) > 0 {
-		c.setNewest(m)
-	}
-	if c.FirstID == 0 {
-		c.FirstID = m.ID // a new conversation
-	}
-	c.Messages++
-	c.MaxID = max(c.MaxID, m.ID)
-	if received { // m.ID is the newest ID, so it is above the read mark
-		c.Unread++
-		in.Unread++
-	}
-	if created || received {
-		if err := tx.PutInbox(in); err != nil {
-			return in, c, err
-		}
-	}
-	if err := tx.PutConversation(c); err != nil {
-		return in, c, err
-	}
-	return in, c, tx.PutMessage(c.Owner, c.Other, m)
-}
-
-// setNewest makes m the conversation's newest message: the summary a list
-// screen shows (its text cut to a preview), and LastUpdate.
-func (c *ConversationRecord) setNewest(m MessageRecord) {
-	c.Last = m
-	c.Last.Text = preview(m.Text)
-	c.LastUpdate = m.Created
 }
 
 // Has reports whether user has an inbox.
@@ -222,8 +182,8 @@ func (x *Inboxes) Has(ctx context.Context, user string) (bool, error) {
 // Get returns user's inbox, or an error wrapping ErrNotFound if user has
 // never sent or received a message (or the inbox was deleted).
 func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
-	if err := checkUser(user); err != nil {
-		return nil, wrapf(err, "get inbox %q", user)
+	if err := validUser(user); err != nil {
+		return nil, wrapf(inputError("user", err), "get inbox %q", user)
 	}
 	var rec InboxRecord
 	err := x.store.View(ctx, func(tx ReadTx) (err error) {
@@ -236,25 +196,32 @@ func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
 	return &Inbox{Username: user, NewMessagesCount: rec.Unread, x: x}, nil
 }
 
-// Delete removes user's inbox with all its conversations. The other users'
-// copies of the same messages stay.
-func (x *Inboxes) Delete(ctx context.Context, user string) error {
-	if err := checkUser(user); err != nil {
-		return wrapf(err, "delete inbox %q", user)
+// Conversation returns owner's conversation with other in one read, or an
+// error wrapping ErrNotFound: the same as Get followed by Inbox.Get.
+func (x *Inboxes) Conversation(ctx context.Context, owner, other string) (*Conversation, error) {
+	if err := validPair("user", owner, "other", other); err != nil {
+		return nil, wrapf(err, "get conversation %q/%q", owner, other)
 	}
-	err := x.store.Update(ctx, func(tx Tx) error {
-		if err := tx.DeleteInbox(user); err != nil {
-			return err
-		}
-		if x.hub.enabled() {
-			x.hub.emit(tx, []Event{{Kind: InboxDeleted, User: user}})
-		}
-		return nil
+	var rec ConversationRecord
+	err := x.store.View(ctx, func(tx ReadTx) (err error) {
+		rec, err = tx.Conversation(owner, other)
+		return err
 	})
 	if err != nil {
-		return wrapf(err, "delete inbox %q", user)
+		return nil, wrapf(err, "get conversation %q/%q", owner, other)
 	}
-	return nil
+	return x.conversation(rec), nil
+}
+
+// Delete removes user's inbox with all its conversations. The other users'
+// copies of the same messages stay, but no read receipt will ever cover
+// what user had not read.
+func (x *Inboxes) Delete(ctx context.Context, user string) error {
+	if err := validUser(user); err != nil {
+		return wrapf(inputError("user", err), "delete inbox %q", user)
+	}
+	err := x.write(ctx, func(tx Tx) ([]change, error) { return removeInbox(tx, user) })
+	return wrapf(err, "delete inbox %q", user)
 }
 
 // Users yields the id of every user with an inbox, in ascending byte order.

@@ -2,6 +2,7 @@ package messaging_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -416,7 +417,9 @@ func snapshot(t *testing.T, x *messaging.Inboxes) string {
 		in := inbox(t, x, u)
 		fmt.Fprintf(&b, "%q %d\n", u, in.NewMessagesCount)
 		for _, c := range collect(t, in.Conversations(ctx)) {
-			fmt.Fprintf(&b, "  %q %d %d %s\n", c.Username, c.NewMessagesCount, c.MessageCount, c.LastUpdate)
+			summary, err := json.Marshal(c) // every exported field
+			require.NoError(t, err)
+			fmt.Fprintf(&b, "  %s\n", summary)
 			for _, m := range collect(t, c.Messages(ctx)) {
 				fmt.Fprintf(&b, "    %+v\n", m)
 			}

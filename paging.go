@@ -78,7 +78,7 @@ func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limi
 		return nil
 	})
 	if err != nil {
-		return nil, c.errorf("page messages", err)
+		return nil, c.wrap(err, "page messages")
 	}
 	return page, nil
 }
@@ -116,43 +116,44 @@ func cursorKey(tx ReadTx, owner, other string, id uint64) (MessageKey, error) {
 // including the message with ID id: what a screen has shown. Read marks are
 // message IDs, which follow the order messages were sent in; only a
 // back-dated message can sort before id yet stay new. Marking up to a
-// message already covered is a no-op; the counts fall by the new messages
-// the mark now covers, which costs a walk over those messages only. An id
-// that is not in the conversation gives an error wrapping ErrNotFound.
+// message already covered, or over messages none of which is new, writes
+// nothing and emits nothing; otherwise the counts fall by the new messages
+// the mark now covers, which costs a walk over those messages only.
+//
+// id may be a message deleted from this side since the screen showed it
+// (its place is known, as for Older and Newer); an id that was never in
+// this conversation gives an error wrapping ErrNotFound.
 func (c *Conversation) MarkReadUpTo(ctx context.Context, id uint64) error {
-	err := c.x.store.Update(ctx, func(tx Tx) error {
+	err := c.x.write(ctx, func(tx Tx) ([]change, error) {
 		rec, err := tx.Conversation(c.Owner, c.Username)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := tx.Message(c.Owner, c.Username, id); err != nil {
-			return err
+		if err := hadMessage(tx, c.Owner, c.Username, id); err != nil {
+			return nil, err
 		}
-		read := 0
-		for after := rec.ReadMark; after < id; {
-			msgs, err := tx.MessagesByID(c.Owner, c.Username, after, MaxPageSize)
-			if err != nil {
-				return err
-			}
-			for _, m := range msgs {
-				if m.ID > id {
-					break
-				}
-				if m.Recipient == c.Owner {
-					read++
-				}
-			}
-			if len(msgs) < MaxPageSize {
-				break
-			}
-			after = msgs[len(msgs)-1].ID
+		read, err := newlyRead(tx, rec, id)
+		if err != nil {
+			return nil, err
 		}
-		return c.x.moveReadMark(tx, rec, id, read)
+		return markRead(tx, rec, id, read)
 	})
-	if err != nil {
-		return c.errorf(fmt.Sprintf("mark read up to %d", id), err)
+	return c.wrap(err, fmt.Sprintf("mark read up to %d", id))
+}
+
+// hadMessage returns nil if owner's conversation with other holds the
+// message id, or held it until it was deleted from this side, and an error
+// wrapping ErrNotFound otherwise.
+func hadMessage(tx ReadTx, owner, other string, id uint64) error {
+	_, err := tx.Message(owner, other, id)
+	if !errors.Is(err, ErrNotFound) {
+		return err
 	}
-	return nil
+	deleted, err := tx.Deleted(owner, other, id)
+	if err != nil || deleted {
+		return err
+	}
+	return wrapf(ErrNotFound, "message %d", id)
 }
 
 // ConversationPage is one page of an inbox's conversations, newest first,
@@ -160,10 +161,10 @@ func (c *Conversation) MarkReadUpTo(ctx context.Context, id uint64) error {
 // MessageCount, LastUpdate, LastMessage) read with the page, not one query
 // per conversation.
 type ConversationPage struct {
-	Conversations []*Conversation
+	Conversations []*Conversation `json:"conversations"`
 	// Next is the cursor for the page after this one; empty when this page
 	// holds the last conversation.
-	Next string
+	Next string `json:"next"`
 }
 
 // ConversationPage returns up to limit conversations of the inbox, newest
@@ -241,7 +242,7 @@ func decodeCursor(owner, cursor string) (ConversationKey, error) {
 	sec := int64(binary.BigEndian.Uint64(b[9:17]))
 	nsec := binary.BigEndian.Uint32(b[17:21])
 	other := string(b[cursorHead:])
-	if nsec >= 1e9 || checkUser(other) != nil {
+	if nsec >= 1e9 || validUser(other) != nil {
 		return ConversationKey{}, wrapf(ErrBadCursor, "cursor %q is not a conversation cursor", cursor)
 	}
 	return ConversationKey{LastUpdate: time.Unix(sec, int64(nsec)).UTC(), Other: other}, nil

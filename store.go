@@ -218,6 +218,11 @@ type MessageRecord struct {
 	Recipient string
 	Text      string
 	Created   time.Time // UTC
+
+	// DeletedUnread, on the sender's copy, says that the recipient deleted
+	// their copy (or their conversation) before reading it, so that no
+	// read receipt ever covers it. Always false on the recipient's copy.
+	DeletedUnread bool
 }
 
 // Key returns the position of m in its conversation's (Created, ID) order.

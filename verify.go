@@ -70,8 +70,6 @@ type verifier struct {
 	steps  int
 }
 
-const verifyPage = 1024
-
 // tick checks ctx now and then, so a long walk can be cancelled.
 func (v *verifier) tick() error {
 	v.steps++
@@ -84,7 +82,7 @@ func (v *verifier) tick() error {
 func (v *verifier) users() error {
 	after := ""
 	for {
-		users, err := v.tx.Users(after, verifyPage)
+		users, err := v.tx.Users(after, MaxPageSize)
 		if err != nil {
 			return err
 		}
@@ -93,7 +91,7 @@ func (v *verifier) users() error {
 				return err
 			}
 		}
-		if len(users) < verifyPage {
+		if len(users) < MaxPageSize {
 			return v.ctx.Err()
 		}
 		after = users[len(users)-1]
@@ -115,7 +113,7 @@ func (v *verifier) inbox(owner string) error {
 	unread := 0
 	var after *ConversationKey
 	for {
-		convs, err := v.tx.Conversations(owner, after, verifyPage)
+		convs, err := v.tx.Conversations(owner, after, MaxPageSize)
 		if err != nil {
 			return err
 		}
@@ -125,7 +123,7 @@ func (v *verifier) inbox(owner string) error {
 				return err
 			}
 		}
-		if len(convs) < verifyPage {
+		if len(convs) < MaxPageSize {
 			break
 		}
 		k := convs[len(convs)-1].Key()
@@ -155,7 +153,7 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 		after         *MessageKey
 	)
 	for {
-		msgs, err := v.tx.Messages(owner, c.Other, after, false, verifyPage)
+		msgs, err := v.tx.Messages(owner, c.Other, after, false, MaxPageSize)
 		if err != nil {
 			return err
 		}
@@ -172,7 +170,7 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 				return err
 			}
 		}
-		if len(msgs) < verifyPage {
+		if len(msgs) < MaxPageSize {
 			break
 		}
 		k := msgs[len(msgs)-1].Key()
@@ -228,6 +226,11 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	case owner < c.Other && (twin.ID != m.ID || twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
 		twin.Text != m.Text || !twin.Created.Equal(m.Created)):
 		p("its two copies differ") // reported from one side only
+	case m.DeletedUnread:
+		p("marked as deleted unread by %q, who still has it", c.Other)
+	}
+	if m.DeletedUnread && m.Sender != owner {
+		p("marked as deleted unread on the recipient's copy")
 	}
 	return nil
 }

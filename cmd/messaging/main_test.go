@@ -87,39 +87,30 @@ func TestJSON(t *testing.T) {
 	assert.False(t, sent.New)
 	assert.WithinDuration(t, before, sent.Created, time.Minute)
 
+	// The library's own types, as their JSON names say.
 	var in struct {
-		User          string `json:"user"`
-		Unread        int    `json:"unread"`
-		Conversations []struct {
-			With        string    `json:"with"`
-			Unread      int       `json:"unread"`
-			Messages    int       `json:"messages"`
-			LastUpdate  time.Time `json:"last_update"`
-			LastMessage struct {
-				Text string `json:"text"`
-				New  bool   `json:"new"`
-			} `json:"last_message"`
-		} `json:"conversations"`
+		messaging.Inbox
+		Conversations []messaging.Conversation `json:"conversations"`
 	}
 	out := ok(t, db, "-json", "inbox", "dave")
 	assert.Regexp(t, `"last_update": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"`, out, "RFC 3339")
 	require.NoError(t, json.Unmarshal([]byte(out), &in))
-	assert.Equal(t, "dave", in.User)
-	assert.Equal(t, 1, in.Unread)
+	assert.Equal(t, "dave", in.Username)
+	assert.Equal(t, 1, in.NewMessagesCount)
 	require.Len(t, in.Conversations, 1)
-	assert.Equal(t, "bob", in.Conversations[0].With)
-	assert.Equal(t, 1, in.Conversations[0].Messages)
+	assert.Equal(t, "bob", in.Conversations[0].Username)
+	assert.Equal(t, 1, in.Conversations[0].MessageCount)
 	assert.Equal(t, "Hi Dave", in.Conversations[0].LastMessage.Text)
 	assert.True(t, in.Conversations[0].LastMessage.New)
 	assert.True(t, in.Conversations[0].LastUpdate.Equal(sent.Created))
 
 	var show struct {
-		Messages []struct {
-			ID  uint64 `json:"id"`
-			New bool   `json:"new"`
-		} `json:"messages"`
+		messaging.Conversation
+		Messages []messaging.Message `json:"messages"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(ok(t, db, "-json", "show", "dave", "bob")), &show))
+	assert.Equal(t, "dave", show.Owner)
+	assert.Equal(t, 1, show.NewMessagesCount)
 	require.Len(t, show.Messages, 1)
 	assert.True(t, show.Messages[0].New)
 
@@ -198,11 +189,26 @@ func TestErrors(t *testing.T) {
 		code, _, _ := cmd(t, fresh, "send", "bob", "bob", "hi")
 		assert.Equal(t, 1, code)
 		assert.NoFileExists(t, fresh)
-		code, _, _ = cmd(t, fresh, "inbox", "bob")
-		assert.Equal(t, 1, code)
-		assert.NoFileExists(t, fresh, "reading creates nothing")
-		assert.Equal(t, "", ok(t, fresh, "users"))
-		assert.NoFileExists(t, fresh)
+		for _, args := range [][]string{{"inbox", "bob"}, {"users"}, {"check"}, {"show", "bob", "dave"}, {"read", "bob", "dave"}, {"delete", "bob", "dave"}} {
+			code, out, errOut := cmd(t, fresh, args...)
+			assert.Equal(t, 1, code, args)
+			assert.Empty(t, out, args)
+			assert.Equal(t, "messaging: no store at "+fresh+"\n", errOut, "a typo in -db is not an empty store")
+			assert.NoFileExists(t, fresh, "reading creates nothing")
+		}
+	})
+	t.Run("texts are escaped for the terminal", func(t *testing.T) {
+		esc := filepath.Join(dir, "esc.db")
+		ok(t, esc, "send", "bob", "dave", "line one\nforged line\x1b[2J\u0085end")
+		out := ok(t, esc, "show", "dave", "bob")
+		assert.Equal(t, 1, strings.Count(out, "\n"), out)
+		assert.Contains(t, out, `bob: line one\nforged line\x1b[2J\u0085end`)
+		assert.Contains(t, ok(t, esc, "inbox", "dave"), `bob: line one\nforged line\x1b[2J\u0085end`)
+		var show struct {
+			Messages []messaging.Message `json:"messages"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(ok(t, esc, "-json", "show", "dave", "bob")), &show))
+		assert.Equal(t, "line one\nforged line\x1b[2J\u0085end", show.Messages[0].Text, "JSON keeps the text exact")
 	})
 	t.Run("not a store", func(t *testing.T) {
 		junk := filepath.Join(dir, "junk.db")

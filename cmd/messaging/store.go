@@ -1,0 +1,35 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/socialkit/messaging"
+)
+
+// open opens the store. Only send may create it: reading a store that is not
+// there is an error, and must not leave an empty one behind.
+func (c *cli) open(create bool) (*messaging.Inboxes, error) {
+	if !create {
+		if _, err := os.Stat(c.path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no store at %s", c.path)
+		}
+	}
+	return messaging.Open(c.path)
+}
+
+// with opens the store, runs fn, and closes the store, keeping fn's error
+// first.
+func (c *cli) with(create bool, fn func(x *messaging.Inboxes) error) error {
+	x, err := c.open(create)
+	if err != nil {
+		return err
+	}
+	err = fn(x)
+	if cerr := x.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
