@@ -176,33 +176,37 @@ type ConversationPage struct {
 // calls neither repeat nor hide the others. A conversation whose newest
 // message is deleted moves down, and may show up again on a later page. A
 // cursor that is garbage or from another inbox gives an error wrapping
-// ErrBadCursor. Each call reads one page in one read transaction.
-func (in *Inbox) ConversationPage(ctx context.Context, cursor string, limit int) (ConversationPage, error) {
+// ErrBadCursor; an inbox that does not exist (any more), one wrapping
+// ErrNotFound. Each call reads one page in one read transaction.
+func (box *Inbox) ConversationPage(ctx context.Context, cursor string, limit int) (ConversationPage, error) {
 	var after *ConversationKey
 	if cursor != "" {
-		k, err := decodeCursor(in.Username, cursor)
+		k, err := decodeCursor(box.Username, cursor)
 		if err != nil {
-			return ConversationPage{}, wrapf(err, "page conversations of %q", in.Username)
+			return ConversationPage{}, wrapf(err, "page conversations of %q", box.Username)
 		}
 		after = &k
 	}
 	limit = pageLimit(limit)
 	var recs []ConversationRecord
-	err := in.x.store.View(ctx, func(tx ReadTx) (err error) {
-		recs, err = tx.Conversations(in.Username, after, limit+1) // one more: is there a next page?
+	err := box.x.store.View(ctx, func(tx ReadTx) (err error) {
+		if _, err := tx.Inbox(box.Username); err != nil {
+			return err
+		}
+		recs, err = tx.Conversations(box.Username, after, limit+1) // one more: is there a next page?
 		return err
 	})
 	if err != nil {
-		return ConversationPage{}, wrapf(err, "page conversations of %q", in.Username)
+		return ConversationPage{}, wrapf(err, "page conversations of %q", box.Username)
 	}
 	var page ConversationPage
 	if len(recs) > limit {
 		recs = recs[:limit]
-		page.Next = encodeCursor(in.Username, recs[limit-1].Key())
+		page.Next = encodeCursor(box.Username, recs[limit-1].Key())
 	}
 	page.Conversations = make([]*Conversation, len(recs))
 	for i, rec := range recs {
-		page.Conversations[i] = in.x.conversation(rec)
+		page.Conversations[i] = box.x.conversation(rec)
 	}
 	return page, nil
 }
