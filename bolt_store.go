@@ -60,6 +60,8 @@ import (
 
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/socialkit/messaging/internal/keys"
 )
 
 var (
@@ -1586,89 +1588,42 @@ func (c *boltChecker) tombstones(owner, other string, tombs, ids *bbolt.Bucket) 
 
 // ---- key encoding ----
 
-// timeLen is the length of an encoded time.
-const timeLen = 12
+// The encodings themselves live in internal/keys; these adapt them to the
+// record types and turn what does not decode into a corrupt-store error.
 
-// unixToInternal is the number of seconds from 0001-01-01 to 1970-01-01 UTC,
-// as in package time, whose own range is int64 seconds since 0001-01-01.
-const unixToInternal uint64 = 62135596800
-
-// putTime writes the order-preserving encoding of t into b[:timeLen].
-// t.Unix() may wrap around for times far outside ±292 billion years, but it
-// wraps exactly as package time computes it, so adding unixToInternal back
-// modulo 2⁶⁴ recovers the seconds since year 1, which never overflow.
-func putTime(b []byte, t time.Time) {
-	sec := uint64(t.Unix()) + unixToInternal
-	binary.BigEndian.PutUint64(b, sec^(1<<63))
-	binary.BigEndian.PutUint32(b[8:], uint32(t.Nanosecond()))
-}
+const timeLen = keys.TimeLen
 
 // getTime decodes b[:timeLen], in UTC.
 func getTime(b []byte) (time.Time, error) {
-	ns := binary.BigEndian.Uint32(b[8:])
-	if ns >= 1e9 {
-		return time.Time{}, corrupt("time with %d nanoseconds", ns)
+	t, err := keys.GetTime(b)
+	if err != nil {
+		return time.Time{}, corrupt("%v", err)
 	}
-	sec := (binary.BigEndian.Uint64(b) ^ (1 << 63)) - unixToInternal
-	return time.Unix(int64(sec), int64(ns)).UTC(), nil
-}
-
-// encodeTime returns time(t): byte order is time order.
-func encodeTime(t time.Time) []byte {
-	b := make([]byte, timeLen)
-	putTime(b, t)
-	return b
-}
-
-// encodeInvertedTime returns ^time(t): byte order is newest first.
-func encodeInvertedTime(t time.Time) []byte {
-	b := encodeTime(t)
-	for i := range b {
-		b[i] = ^b[i]
-	}
-	return b
+	return t, nil
 }
 
 // encodeMessageKey returns the key of a message in its "m" bucket: byte
 // order is MessageKey order.
-func encodeMessageKey(k MessageKey) []byte {
-	b := make([]byte, timeLen, timeLen+8)
-	putTime(b, k.Created)
-	return binary.BigEndian.AppendUint64(b, k.ID)
-}
+func encodeMessageKey(k MessageKey) []byte { return keys.Message(k.Created, k.ID) }
 
 func decodeMessageKey(b []byte) (MessageKey, error) {
-	if len(b) != timeLen+8 {
-		return MessageKey{}, corrupt("message key of %d bytes", len(b))
-	}
-	t, err := getTime(b)
+	created, id, err := keys.ParseMessage(b)
 	if err != nil {
-		return MessageKey{}, err
+		return MessageKey{}, corrupt("%v", err)
 	}
-	return MessageKey{Created: t, ID: binary.BigEndian.Uint64(b[timeLen:])}, nil
+	return MessageKey{Created: created, ID: id}, nil
 }
 
 // encodeConversationKey returns the key of a conversation in its owner's
-// "x" bucket: byte order is ConversationKey order. The time part has a fixed
-// length, so the raw Other that follows cannot collide with another.
-func encodeConversationKey(k ConversationKey) []byte {
-	b := encodeInvertedTime(k.LastUpdate)
-	return append(b, k.Other...)
-}
+// "x" bucket: byte order is ConversationKey order.
+func encodeConversationKey(k ConversationKey) []byte { return keys.Conversation(k.LastUpdate, k.Other) }
 
 func decodeConversationKey(b []byte) (ConversationKey, error) {
-	if len(b) < timeLen {
-		return ConversationKey{}, corrupt("conversation key of %d bytes", len(b))
-	}
-	var tb [timeLen]byte
-	for i := range tb {
-		tb[i] = ^b[i]
-	}
-	t, err := getTime(tb[:])
+	lastUpdate, other, err := keys.ParseConversation(b)
 	if err != nil {
-		return ConversationKey{}, err
+		return ConversationKey{}, corrupt("%v", err)
 	}
-	return ConversationKey{LastUpdate: t, Other: string(b[timeLen:])}, nil
+	return ConversationKey{LastUpdate: lastUpdate, Other: other}, nil
 }
 
 // ---- record encoding ----
@@ -1680,7 +1635,7 @@ func appendInt(b []byte, v int) []byte { return binary.BigEndian.AppendUint64(b,
 func appendTime(b []byte, t time.Time) []byte {
 	n := len(b)
 	b = append(b, make([]byte, timeLen)...)
-	putTime(b[n:], t)
+	keys.PutTime(b[n:], t)
 	return b
 }
 
