@@ -85,9 +85,9 @@ var (
 	emptyValue = []byte{}
 )
 
-// checkLayout reports whether tx sees an empty database (no root bucket at
+// readLayout reports whether tx sees an empty database (no root bucket at
 // all), or else whether it holds a store this code can read.
-func checkLayout(tx *bbolt.Tx) (empty bool, err error) {
+func readLayout(tx *bbolt.Tx) (empty bool, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if k, _ := tx.Cursor().First(); k == nil {

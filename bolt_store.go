@@ -114,7 +114,7 @@ type BoltStore struct {
 // another open handle holds for longer than opts.Timeout (ErrLocked), a file
 // that is not a store of this package (ErrNotStore: not a bbolt file, or a
 // bbolt file holding other buckets) and a file written in a newer format
-// (ErrVersion). An existing file is checked read-only before it is opened
+// (ErrVersion). An existing file is probed read-only before it is opened
 // for writing. A bbolt file with no buckets at all counts as empty and is
 // initialised. A nil opts means defaults.
 //
@@ -124,7 +124,7 @@ func OpenBoltStore(path string, opts *BoltOptions) (*BoltStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := precheckBoltFile(path, o); err != nil {
+	if err := probeBoltFile(path, o); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	bo := *bbolt.DefaultOptions
@@ -168,7 +168,7 @@ func newBoltStore(db *bbolt.DB, owns bool) (*BoltStore, error) {
 	var empty bool
 	if err := db.View(func(tx *bbolt.Tx) error {
 		var err error
-		empty, err = checkLayout(tx)
+		empty, err = readLayout(tx)
 		return err
 	}); err != nil {
 		return nil, err
@@ -178,8 +178,8 @@ func newBoltStore(db *bbolt.DB, owns bool) (*BoltStore, error) {
 			return nil, fmt.Errorf("%w: read-only database holds no store to read", ErrNotStore)
 		}
 		if err := db.Update(func(tx *bbolt.Tx) error {
-			// Check again: another user of db may have written since.
-			empty, err := checkLayout(tx)
+			// Read it again: another user of db may have written since.
+			empty, err := readLayout(tx)
 			if err != nil || !empty {
 				return err
 			}
@@ -191,10 +191,10 @@ func newBoltStore(db *bbolt.DB, owns bool) (*BoltStore, error) {
 	return &BoltStore{db: db, ownsDB: owns}, nil
 }
 
-// precheckBoltFile checks an existing, non-empty file read-only, so that a
-// file that is not ours is refused before bbolt opens it for writing (which
-// may write to it).
-func precheckBoltFile(path string, o BoltOptions) error {
+// probeBoltFile opens an existing, non-empty file read-only and reads its
+// layout, so that a file that is not ours is refused before bbolt opens it
+// for writing (which may write to it).
+func probeBoltFile(path string, o BoltOptions) error {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -213,7 +213,7 @@ func precheckBoltFile(path string, o BoltOptions) error {
 		return boltOpenError(err, o.Timeout)
 	}
 	err = db.View(func(tx *bbolt.Tx) error {
-		_, err := checkLayout(tx)
+		_, err := readLayout(tx)
 		return err
 	})
 	if cerr := db.Close(); cerr != nil && err == nil {

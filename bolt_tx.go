@@ -43,7 +43,10 @@ func (t *boltReadTx) open() error {
 
 func (t *boltReadTx) end() { t.ended = true }
 
-func (t *boltReadTx) check() error {
+// usable returns errTxDone once the function the transaction was handed to
+// has returned: bbolt's own transaction may be gone, or serve another
+// function of the group.
+func (t *boltReadTx) usable() error {
 	if t.ended {
 		return errTxDone
 	}
@@ -83,7 +86,7 @@ func (t *boltReadTx) conv(owner, other string) (cb, msgs, ids *bbolt.Bucket, err
 
 // Inbox returns a copy of owner's inbox record, or ErrNotFound.
 func (t *boltReadTx) Inbox(owner string) (InboxRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return InboxRecord{}, err
 	}
 	ob := t.users.Bucket([]byte(owner))
@@ -95,7 +98,7 @@ func (t *boltReadTx) Inbox(owner string) (InboxRecord, error) {
 
 // Users walks the users bucket from a Seek to after.
 func (t *boltReadTx) Users(after string, limit int) ([]string, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -120,7 +123,7 @@ func (t *boltReadTx) Users(after string, limit int) ([]string, error) {
 
 // Conversation returns a copy of the record, or ErrNotFound.
 func (t *boltReadTx) Conversation(owner, other string) (ConversationRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return ConversationRecord{}, err
 	}
 	cb, _, _, err := t.conv(owner, other)
@@ -135,7 +138,7 @@ func (t *boltReadTx) Conversation(owner, other string) (ConversationRecord, erro
 
 // Conversations walks owner's "x" index from a Seek to after.
 func (t *boltReadTx) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -177,7 +180,7 @@ func (t *boltReadTx) Conversations(owner string, after *ConversationKey, limit i
 
 // Message looks id up in the "d" index, then reads "m".
 func (t *boltReadTx) Message(owner, other string, id uint64) (MessageRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return MessageRecord{}, err
 	}
 	_, msgs, ids, err := t.conv(owner, other)
@@ -196,7 +199,7 @@ func (t *boltReadTx) Message(owner, other string, id uint64) (MessageRecord, err
 
 // Messages walks "m" from a Seek to after, forward or backward.
 func (t *boltReadTx) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -245,7 +248,7 @@ func (t *boltReadTx) Messages(owner, other string, after *MessageKey, reverse bo
 
 // MessagesByID walks the "d" index from a Seek past afterID.
 func (t *boltReadTx) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || afterID == math.MaxUint64 {
@@ -269,7 +272,7 @@ func (t *boltReadTx) MessagesByID(owner, other string, afterID uint64, limit int
 
 // Deleted looks id up in the conversation's tombstones, if it has any.
 func (t *boltReadTx) Deleted(owner, other string, id uint64) (bool, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return false, err
 	}
 	cb, _, _, err := t.conv(owner, other)
@@ -329,14 +332,14 @@ func (t *boltTx) run(fn func(Tx) error) (pv any, panicked bool, err error) {
 // commit only if the function returned nil, so a failed function's
 // callbacks never run even though its group commits.
 func (t *boltTx) OnCommit(f func()) {
-	if t.check() == nil {
+	if t.usable() == nil {
 		t.onCommit = append(t.onCommit, f)
 	}
 }
 
 // NextID takes the next value of the meta bucket's sequence.
 func (t *boltTx) NextID() (uint64, error) {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return 0, err
 	}
 	t.wrote = true
@@ -349,7 +352,7 @@ func (t *boltTx) NextID() (uint64, error) {
 
 // PutInbox creates the owner bucket with its nested buckets on first use.
 func (t *boltTx) PutInbox(rec InboxRecord) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	key := []byte(rec.Owner)
@@ -374,7 +377,7 @@ func (t *boltTx) PutInbox(rec InboxRecord) error {
 
 // DeleteInbox deletes the owner bucket, and with it everything nested.
 func (t *boltTx) DeleteInbox(owner string) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	key := []byte(owner)
@@ -391,7 +394,7 @@ func (t *boltTx) DeleteInbox(owner string) error {
 // PutConversation reads the old record first, to move the index entry when
 // LastUpdate changes.
 func (t *boltTx) PutConversation(rec ConversationRecord) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	_, convs, index, err := t.owner(rec.Owner)
@@ -442,7 +445,7 @@ func (t *boltTx) PutConversation(rec ConversationRecord) error {
 // DeleteConversation removes the index entry and the conversation bucket,
 // and with it the messages.
 func (t *boltTx) DeleteConversation(owner, other string) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	_, convs, index, err := t.owner(owner)
@@ -474,7 +477,7 @@ func (t *boltTx) DeleteConversation(owner, other string) error {
 // key by ID, dropping the old key of a message with the same ID. A tombstone
 // of m.ID stays: see the layout at the top of this file.
 func (t *boltTx) PutMessage(owner, other string, m MessageRecord) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	cb, msgs, ids, err := t.conv(owner, other)
@@ -508,7 +511,7 @@ func (t *boltTx) PutMessage(owner, other string, m MessageRecord) error {
 // DeleteMessage finds the message's key through the ID index, and puts the
 // ID in the conversation's tombstones ("t", created on the first delete).
 func (t *boltTx) DeleteMessage(owner, other string, id uint64) error {
-	if err := t.check(); err != nil {
+	if err := t.usable(); err != nil {
 		return err
 	}
 	cb, msgs, ids, err := t.conv(owner, other)
