@@ -157,8 +157,8 @@ func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 			w.resolve(ctxError(err))
 			continue
 		}
-		t := &boltTx{boltReadTx: boltReadTx{tx: tx}}
-		pv, panicked, err := t.run(w.fn)
+		t := &boltTx{}
+		pv, panicked, err := t.run(tx, w.fn)
 		if panicked || (err != nil && t.wrote) {
 			if panicked {
 				w.panicked, w.panicVal, w.resolved = true, pv, true

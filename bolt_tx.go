@@ -5,37 +5,38 @@ package messaging
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/socialkit/messaging/internal/keys"
 	"go.etcd.io/bbolt"
 )
 
 // errTxDone is returned by a ReadTx or Tx used after its function returned.
 var errTxDone = errors.New("messaging: bolt: transaction used after its function returned")
 
-// boltReadTx is the ReadTx of View, and the read half of boltTx.
+// boltReadTx is the ReadTx of View, and the read half of boltTx. It reads
+// through roBucket only (see bolt_guard.go).
 type boltReadTx struct {
-	tx    *bbolt.Tx
-	users *bbolt.Bucket // set by open
+	users roBucket // "messaging.users"
 	ended bool
 }
 
 var _ ReadTx = (*boltReadTx)(nil)
 
 func newBoltReadTx(tx *bbolt.Tx) (*boltReadTx, error) {
-	t := &boltReadTx{tx: tx}
-	if err := t.open(); err != nil {
+	t := &boltReadTx{}
+	if err := t.bind(tx); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *boltReadTx) open() error {
-	t.users = t.tx.Bucket(bucketUsers)
-	if t.users == nil {
+// bind finds the users bucket in tx.
+func (t *boltReadTx) bind(tx *bbolt.Tx) error {
+	t.users = readOnly(tx, bucketUsers)
+	if !t.users.exists() {
 		return corrupt("the %q bucket is missing", bucketUsers)
 	}
 	return nil
@@ -53,33 +54,33 @@ func (t *boltReadTx) usable() error {
 	return nil
 }
 
-// owner returns owner's buckets, all nil if owner has no inbox.
-func (t *boltReadTx) owner(owner string) (ob, convs, index *bbolt.Bucket, err error) {
-	ob = t.users.Bucket([]byte(owner))
-	if ob == nil {
-		return nil, nil, nil, nil
+// owner returns owner's buckets, all missing if owner has no inbox.
+func (t *boltReadTx) owner(owner string) (ob, convs, index roBucket, err error) {
+	ob = t.users.bucket([]byte(owner))
+	if !ob.exists() {
+		return roBucket{}, roBucket{}, roBucket{}, nil
 	}
-	convs, index = ob.Bucket(keyConvs), ob.Bucket(keyIndex)
-	if convs == nil || index == nil {
-		return nil, nil, nil, corrupt("inbox %q lacks its buckets", owner)
+	convs, index = ob.bucket(keyConvs), ob.bucket(keyIndex)
+	if !convs.exists() || !index.exists() {
+		return roBucket{}, roBucket{}, roBucket{}, corrupt("inbox %q lacks its buckets", owner)
 	}
 	return ob, convs, index, nil
 }
 
-// conv returns the buckets of owner's conversation with other, all nil if
-// there is no such conversation.
-func (t *boltReadTx) conv(owner, other string) (cb, msgs, ids *bbolt.Bucket, err error) {
+// conv returns the buckets of owner's conversation with other, all missing
+// if there is no such conversation.
+func (t *boltReadTx) conv(owner, other string) (cb, msgs, ids roBucket, err error) {
 	_, convs, _, err := t.owner(owner)
-	if convs == nil {
-		return nil, nil, nil, err
+	if !convs.exists() {
+		return roBucket{}, roBucket{}, roBucket{}, err
 	}
-	cb = convs.Bucket([]byte(other))
-	if cb == nil {
-		return nil, nil, nil, nil
+	cb = convs.bucket([]byte(other))
+	if !cb.exists() {
+		return roBucket{}, roBucket{}, roBucket{}, nil
 	}
-	msgs, ids = cb.Bucket(keyMessages), cb.Bucket(keyIDs)
-	if msgs == nil || ids == nil {
-		return nil, nil, nil, corrupt("conversation %q/%q lacks its buckets", owner, other)
+	msgs, ids = cb.bucket(keyMessages), cb.bucket(keyIDs)
+	if !msgs.exists() || !ids.exists() {
+		return roBucket{}, roBucket{}, roBucket{}, corrupt("conversation %q/%q lacks its buckets", owner, other)
 	}
 	return cb, msgs, ids, nil
 }
@@ -89,11 +90,11 @@ func (t *boltReadTx) Inbox(owner string) (InboxRecord, error) {
 	if err := t.usable(); err != nil {
 		return InboxRecord{}, err
 	}
-	ob := t.users.Bucket([]byte(owner))
-	if ob == nil {
+	ob := t.users.bucket([]byte(owner))
+	if !ob.exists() {
 		return InboxRecord{}, ErrNotFound
 	}
-	return decodeInbox(owner, ob.Get(keyInbox))
+	return decodeInbox(owner, ob.get(keyInbox))
 }
 
 // Users walks the users bucket from a Seek to after.
@@ -104,7 +105,7 @@ func (t *boltReadTx) Users(after string, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	c := t.users.Cursor()
+	c := t.users.cursor()
 	var k []byte
 	if after == "" {
 		k, _ = c.First()
@@ -130,10 +131,10 @@ func (t *boltReadTx) Conversation(owner, other string) (ConversationRecord, erro
 	if err != nil {
 		return ConversationRecord{}, err
 	}
-	if cb == nil {
+	if !cb.exists() {
 		return ConversationRecord{}, ErrNotFound
 	}
-	return decodeConversation(owner, other, cb.Get(keyRecord))
+	return decodeConversation(owner, other, cb.get(keyRecord))
 }
 
 // Conversations walks owner's "x" index from a Seek to after.
@@ -145,10 +146,10 @@ func (t *boltReadTx) Conversations(owner string, after *ConversationKey, limit i
 		return nil, nil
 	}
 	_, convs, index, err := t.owner(owner)
-	if convs == nil {
+	if !convs.exists() {
 		return nil, err
 	}
-	c := index.Cursor()
+	c := index.cursor()
 	var k []byte
 	if after == nil {
 		k, _ = c.First()
@@ -165,11 +166,11 @@ func (t *boltReadTx) Conversations(owner string, after *ConversationKey, limit i
 			return nil, corrupt("inbox %q: short index key", owner)
 		}
 		other := k[timeLen:]
-		cb := convs.Bucket(other)
-		if cb == nil {
+		cb := convs.bucket(other)
+		if !cb.exists() {
 			return nil, corrupt("inbox %q: index names missing conversation %q", owner, other)
 		}
-		rec, err := decodeConversation(owner, string(other), cb.Get(keyRecord))
+		rec, err := decodeConversation(owner, string(other), cb.get(keyRecord))
 		if err != nil {
 			return nil, err
 		}
@@ -187,10 +188,7 @@ func (t *boltReadTx) Message(owner, other string, id uint64) (MessageRecord, err
 	if err != nil {
 		return MessageRecord{}, err
 	}
-	var mk []byte
-	if ids != nil {
-		mk = ids.Get(binary.BigEndian.AppendUint64(nil, id))
-	}
+	mk := ids.get(keys.ID(id))
 	if mk == nil {
 		return MessageRecord{}, ErrNotFound
 	}
@@ -206,10 +204,10 @@ func (t *boltReadTx) Messages(owner, other string, after *MessageKey, reverse bo
 		return nil, nil
 	}
 	_, msgs, _, err := t.conv(owner, other)
-	if msgs == nil {
+	if !msgs.exists() {
 		return nil, err
 	}
-	c := msgs.Cursor()
+	c := msgs.cursor()
 	var k, v []byte
 	switch {
 	case after == nil && !reverse:
@@ -255,12 +253,12 @@ func (t *boltReadTx) MessagesByID(owner, other string, afterID uint64, limit int
 		return nil, nil
 	}
 	_, msgs, ids, err := t.conv(owner, other)
-	if msgs == nil {
+	if !msgs.exists() {
 		return nil, err
 	}
-	c := ids.Cursor()
+	c := ids.cursor()
 	var out []MessageRecord
-	for k, mk := c.Seek(binary.BigEndian.AppendUint64(nil, afterID+1)); k != nil && len(out) < limit; k, mk = c.Next() {
+	for k, mk := c.Seek(keys.ID(afterID + 1)); k != nil && len(out) < limit; k, mk = c.Next() {
 		m, err := getMessage(msgs, mk)
 		if err != nil {
 			return nil, err
@@ -276,18 +274,16 @@ func (t *boltReadTx) Deleted(owner, other string, id uint64) (bool, error) {
 		return false, err
 	}
 	cb, _, _, err := t.conv(owner, other)
-	if cb == nil {
+	if err != nil {
 		return false, err
 	}
-	tombs := cb.Bucket(keyTombs)
-	if tombs == nil {
-		return false, nil
-	}
-	return tombs.Get(binary.BigEndian.AppendUint64(nil, id)) != nil, nil
+	// In a missing conversation, or one without tombstones, "t" is missing
+	// and finds nothing.
+	return cb.bucket(keyTombs).get(keys.ID(id)) != nil, nil
 }
 
-func getMessage(msgs *bbolt.Bucket, mk []byte) (MessageRecord, error) {
-	v := msgs.Get(mk)
+func getMessage(msgs roBucket, mk []byte) (MessageRecord, error) {
+	v := msgs.get(mk)
 	if v == nil {
 		return MessageRecord{}, corrupt("ID index names a missing message")
 	}
@@ -297,24 +293,25 @@ func getMessage(msgs *bbolt.Bucket, mk []byte) (MessageRecord, error) {
 // boltTx is the Tx of one function in a group commit. wrote records whether
 // the function changed anything in the shared bbolt transaction: if it then
 // fails, the transaction must be rolled back; if it did not, the group goes
-// on.
+// on. Only write sets it, and every change goes through write (see
+// bolt_guard.go).
 type boltTx struct {
 	boltReadTx
-	meta     *bbolt.Bucket
+	meta     roBucket // "messaging.meta"
 	wrote    bool
 	onCommit []func()
 }
 
 var _ Tx = (*boltTx)(nil)
 
-// run calls fn with t, recovering a panic, and ends t.
-func (t *boltTx) run(fn func(Tx) error) (pv any, panicked bool, err error) {
+// run binds t to tx, calls fn with t, recovering a panic, and ends t.
+func (t *boltTx) run(tx *bbolt.Tx, fn func(Tx) error) (pv any, panicked bool, err error) {
 	defer t.end()
-	if err := t.open(); err != nil {
+	if err := t.bind(tx); err != nil {
 		return nil, false, err
 	}
-	t.meta = t.tx.Bucket(bucketMeta)
-	if t.meta == nil {
+	t.meta = readOnly(tx, bucketMeta)
+	if !t.meta.exists() {
 		return nil, false, corrupt("the %q bucket is missing", bucketMeta)
 	}
 	defer func() {
@@ -339,11 +336,11 @@ func (t *boltTx) OnCommit(f func()) {
 
 // NextID takes the next value of the meta bucket's sequence.
 func (t *boltTx) NextID() (uint64, error) {
-	if err := t.usable(); err != nil {
+	w, err := t.write()
+	if err != nil {
 		return 0, err
 	}
-	t.wrote = true
-	id, err := t.meta.NextSequence()
+	id, err := w.nextSequence(t.meta)
 	if err != nil {
 		return 0, fmt.Errorf("messaging: bolt: next id: %w", err)
 	}
@@ -352,25 +349,27 @@ func (t *boltTx) NextID() (uint64, error) {
 
 // PutInbox creates the owner bucket with its nested buckets on first use.
 func (t *boltTx) PutInbox(rec InboxRecord) error {
-	if err := t.usable(); err != nil {
+	w, err := t.write()
+	if err != nil {
 		return err
 	}
+	wrap := func(err error) error {
+		return fmt.Errorf("messaging: bolt: put inbox %q: %w", rec.Owner, err)
+	}
 	key := []byte(rec.Owner)
-	t.wrote = true
-	ob := t.users.Bucket(key)
-	if ob == nil {
-		var err error
-		if ob, err = t.users.CreateBucket(key); err != nil {
-			return fmt.Errorf("messaging: bolt: put inbox %q: %w", rec.Owner, err)
+	ob := t.users.bucket(key)
+	if !ob.exists() {
+		if ob, err = w.createBucket(t.users, key); err != nil {
+			return wrap(err)
 		}
 		for _, name := range [][]byte{keyConvs, keyIndex} {
-			if _, err := ob.CreateBucket(name); err != nil {
-				return fmt.Errorf("messaging: bolt: put inbox %q: %w", rec.Owner, err)
+			if _, err := w.createBucket(ob, name); err != nil {
+				return wrap(err)
 			}
 		}
 	}
-	if err := ob.Put(keyInbox, encodeInbox(rec)); err != nil {
-		return fmt.Errorf("messaging: bolt: put inbox %q: %w", rec.Owner, err)
+	if err := w.put(ob, keyInbox, encodeInbox(rec)); err != nil {
+		return wrap(err)
 	}
 	return nil
 }
@@ -381,11 +380,14 @@ func (t *boltTx) DeleteInbox(owner string) error {
 		return err
 	}
 	key := []byte(owner)
-	if t.users.Bucket(key) == nil {
+	if !t.users.bucket(key).exists() {
 		return ErrNotFound
 	}
-	t.wrote = true
-	if err := t.users.DeleteBucket(key); err != nil {
+	w, err := t.write()
+	if err != nil {
+		return err
+	}
+	if err := w.deleteBucket(t.users, key); err != nil {
 		return fmt.Errorf("messaging: bolt: delete inbox %q: %w", owner, err)
 	}
 	return nil
@@ -401,42 +403,49 @@ func (t *boltTx) PutConversation(rec ConversationRecord) error {
 	if err != nil {
 		return err
 	}
-	if convs == nil {
+	if !convs.exists() {
 		return ErrNotFound
+	}
+	otherKey := []byte(rec.Other)
+	newIdx := encodeConversationKey(rec.Key())
+	var oldIdx []byte // the index entry to drop, if it moves
+	cb := convs.bucket(otherKey)
+	if cb.exists() {
+		old, err := decodeConversation(rec.Owner, rec.Other, cb.get(keyRecord))
+		if err != nil {
+			return err
+		}
+		if k := encodeConversationKey(old.Key()); !bytes.Equal(k, newIdx) {
+			oldIdx = k
+		}
+	}
+
+	w, err := t.write()
+	if err != nil {
+		return err
 	}
 	wrap := func(err error) error {
 		return fmt.Errorf("messaging: bolt: put conversation %q/%q: %w", rec.Owner, rec.Other, err)
 	}
-	otherKey := []byte(rec.Other)
-	newIdx := encodeConversationKey(rec.Key())
-	cb := convs.Bucket(otherKey)
-	if cb != nil {
-		old, err := decodeConversation(rec.Owner, rec.Other, cb.Get(keyRecord))
-		if err != nil {
-			return err
+	if oldIdx != nil {
+		if err := w.delete(index, oldIdx); err != nil {
+			return wrap(err)
 		}
-		if oldIdx := encodeConversationKey(old.Key()); !bytes.Equal(oldIdx, newIdx) {
-			t.wrote = true
-			if err := index.Delete(oldIdx); err != nil {
-				return wrap(err)
-			}
-		}
-	} else {
-		t.wrote = true
-		if cb, err = convs.CreateBucket(otherKey); err != nil {
+	}
+	if !cb.exists() {
+		if cb, err = w.createBucket(convs, otherKey); err != nil {
 			return wrap(err)
 		}
 		for _, name := range [][]byte{keyMessages, keyIDs} {
-			if _, err := cb.CreateBucket(name); err != nil {
+			if _, err := w.createBucket(cb, name); err != nil {
 				return wrap(err)
 			}
 		}
 	}
-	t.wrote = true
-	if err := index.Put(newIdx, emptyValue); err != nil {
+	if err := w.put(index, newIdx, emptyValue); err != nil {
 		return wrap(err)
 	}
-	if err := cb.Put(keyRecord, encodeConversation(rec)); err != nil {
+	if err := w.put(cb, keyRecord, encodeConversation(rec)); err != nil {
 		return wrap(err)
 	}
 	return nil
@@ -452,22 +461,22 @@ func (t *boltTx) DeleteConversation(owner, other string) error {
 	if err != nil {
 		return err
 	}
-	var cb *bbolt.Bucket
-	if convs != nil {
-		cb = convs.Bucket([]byte(other))
-	}
-	if cb == nil {
+	cb := convs.bucket([]byte(other))
+	if !cb.exists() {
 		return ErrNotFound
 	}
-	old, err := decodeConversation(owner, other, cb.Get(keyRecord))
+	old, err := decodeConversation(owner, other, cb.get(keyRecord))
 	if err != nil {
 		return err
 	}
-	t.wrote = true
-	if err := index.Delete(encodeConversationKey(old.Key())); err != nil {
+	w, err := t.write()
+	if err != nil {
+		return err
+	}
+	if err := w.delete(index, encodeConversationKey(old.Key())); err != nil {
 		return fmt.Errorf("messaging: bolt: delete conversation %q/%q: %w", owner, other, err)
 	}
-	if err := convs.DeleteBucket([]byte(other)); err != nil {
+	if err := w.deleteBucket(convs, []byte(other)); err != nil {
 		return fmt.Errorf("messaging: bolt: delete conversation %q/%q: %w", owner, other, err)
 	}
 	return nil
@@ -475,7 +484,7 @@ func (t *boltTx) DeleteConversation(owner, other string) error {
 
 // PutMessage writes the message under its (Created, ID) key and indexes the
 // key by ID, dropping the old key of a message with the same ID. A tombstone
-// of m.ID stays: see the layout at the top of this file.
+// of m.ID stays: see the layout on boltFormatVersion.
 func (t *boltTx) PutMessage(owner, other string, m MessageRecord) error {
 	if err := t.usable(); err != nil {
 		return err
@@ -484,25 +493,27 @@ func (t *boltTx) PutMessage(owner, other string, m MessageRecord) error {
 	if err != nil {
 		return err
 	}
-	if cb == nil {
+	if !cb.exists() {
 		return ErrNotFound
+	}
+	idKey := keys.ID(m.ID)
+	mk := encodeMessageKey(m.Key())
+	w, err := t.write()
+	if err != nil {
+		return err
 	}
 	wrap := func(err error) error {
 		return fmt.Errorf("messaging: bolt: put message %d in %q/%q: %w", m.ID, owner, other, err)
 	}
-	idKey := binary.BigEndian.AppendUint64(nil, m.ID)
-	mk := encodeMessageKey(m.Key())
-	if old := ids.Get(idKey); old != nil && !bytes.Equal(old, mk) {
-		t.wrote = true
-		if err := msgs.Delete(bytes.Clone(old)); err != nil {
+	if old := ids.get(idKey); old != nil && !bytes.Equal(old, mk) {
+		if err := w.delete(msgs, bytes.Clone(old)); err != nil {
 			return wrap(err)
 		}
 	}
-	t.wrote = true
-	if err := msgs.Put(mk, appendMessage(nil, m)); err != nil {
+	if err := w.put(msgs, mk, appendMessage(nil, m)); err != nil {
 		return wrap(err)
 	}
-	if err := ids.Put(idKey, mk); err != nil {
+	if err := w.put(ids, idKey, mk); err != nil {
 		return wrap(err)
 	}
 	return nil
@@ -518,27 +529,27 @@ func (t *boltTx) DeleteMessage(owner, other string, id uint64) error {
 	if err != nil {
 		return err
 	}
-	idKey := binary.BigEndian.AppendUint64(nil, id)
-	var mk []byte
-	if ids != nil {
-		mk = ids.Get(idKey)
-	}
+	idKey := keys.ID(id)
+	mk := ids.get(idKey)
 	if mk == nil {
 		return ErrNotFound
 	}
 	mk = bytes.Clone(mk)
-	t.wrote = true
-	if err := msgs.Delete(mk); err != nil {
+	w, err := t.write()
+	if err != nil {
+		return err
+	}
+	if err := w.delete(msgs, mk); err != nil {
 		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: %w", id, owner, other, err)
 	}
-	if err := ids.Delete(idKey); err != nil {
+	if err := w.delete(ids, idKey); err != nil {
 		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: %w", id, owner, other, err)
 	}
-	tombs, err := cb.CreateBucketIfNotExists(keyTombs)
+	tombs, err := w.createBucketIfNotExists(cb, keyTombs)
 	if err != nil {
 		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: tombstones: %w", id, owner, other, err)
 	}
-	if err := tombs.Put(idKey, emptyValue); err != nil {
+	if err := w.put(tombs, idKey, emptyValue); err != nil {
 		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: tombstone: %w", id, owner, other, err)
 	}
 	return nil
