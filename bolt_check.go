@@ -48,16 +48,13 @@ func (s *BoltStore) Check(ctx context.Context, report func(Problem)) error {
 	}
 	defer s.active.Done()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("messaging: bolt: check: %w", err)
+		return wrapf(err, "bolt: check")
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		c := boltChecker{ctx: ctx, report: report}
 		return c.file(tx)
 	})
-	if err != nil {
-		return fmt.Errorf("messaging: bolt: check: %w", err)
-	}
-	return nil
+	return wrapf(err, "bolt: check")
 }
 
 // boltCheckTick is how many keys Check visits between two looks at ctx.

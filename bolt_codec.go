@@ -6,33 +6,24 @@ package messaging
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/socialkit/messaging/internal/keys"
 )
 
-// errCorrupt is wrapped by every error about a record or key that does not
-// decode.
-var errCorrupt = errors.New("messaging: bolt: corrupt store")
+// corrupt returns ErrCorrupt with what format says is wrong: a record or key
+// that does not decode, or a bucket missing where the layout has one.
+func corrupt(format string, args ...any) error { return wrapf(ErrCorrupt, format, args...) }
 
-func corrupt(format string, args ...any) error {
-	return &corruptError{detail: fmt.Sprintf(format, args...)}
-}
-
-// corruptError says what does not decode; it wraps errCorrupt.
-type corruptError struct{ detail string }
-
-func (e *corruptError) Error() string { return errCorrupt.Error() + ": " + e.detail }
-func (e *corruptError) Unwrap() error { return errCorrupt }
-
-// corruptDetail returns what is wrong, without the context around it.
+// corruptDetail returns what corrupt said is wrong, without the context
+// wrapped around it since, for Check's reports.
 func corruptDetail(err error) string {
-	var ce *corruptError
-	if errors.As(err, &ce) {
-		return ce.detail
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if w, ok := e.(*wrappedError); ok && w.err == ErrCorrupt {
+			return w.context
+		}
 	}
-	return err.Error()
+	return trimPrefix(err)
 }
 
 // The encodings themselves live in internal/keys; these adapt them to the
@@ -194,27 +185,24 @@ func (d *decoder) messageBody() MessageRecord {
 	return m
 }
 
-// finish reports the first failure, or trailing bytes.
-// finish reports a decoding error, or trailing bytes, with what names the
-// record; what is formatted only then, since decoding runs on every read.
+// finish reports the first failure, or trailing bytes, with what names the
+// record; what is formatted only then (by wrapf's Error), since decoding
+// runs on every read.
 func (d *decoder) finish(what string, args ...any) error {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = corrupt("%d trailing bytes", len(d.b))
 	}
-	if d.err != nil {
-		return fmt.Errorf("%s: %w", fmt.Sprintf(what, args...), d.err)
-	}
-	return nil
+	return wrapf(d.err, what, args...)
 }
 
 func decodeInbox(owner string, b []byte) (InboxRecord, error) {
 	if b == nil {
-		return InboxRecord{}, fmt.Errorf("inbox %q: %w", owner, corrupt("record missing"))
+		return InboxRecord{}, wrapf(corrupt("record missing"), "bolt: inbox %q", owner)
 	}
 	d := decoder{b: b}
 	d.version()
 	rec := InboxRecord{Owner: owner, Unread: d.int()}
-	if err := d.finish("inbox %q", owner); err != nil {
+	if err := d.finish("bolt: inbox %q", owner); err != nil {
 		return InboxRecord{}, err
 	}
 	return rec, nil
@@ -222,7 +210,7 @@ func decodeInbox(owner string, b []byte) (InboxRecord, error) {
 
 func decodeConversation(owner, other string, b []byte) (ConversationRecord, error) {
 	if b == nil {
-		return ConversationRecord{}, fmt.Errorf("conversation %q/%q: %w", owner, other, corrupt("record missing"))
+		return ConversationRecord{}, wrapf(corrupt("record missing"), "bolt: conversation %q/%q", owner, other)
 	}
 	d := decoder{b: b}
 	d.version()
@@ -235,7 +223,7 @@ func decodeConversation(owner, other string, b []byte) (ConversationRecord, erro
 	rec.ReadMark = d.uint64()
 	rec.PeerReadMark = d.uint64()
 	rec.Last = d.messageBody()
-	if err := d.finish("conversation %q/%q", owner, other); err != nil {
+	if err := d.finish("bolt: conversation %q/%q", owner, other); err != nil {
 		return ConversationRecord{}, err
 	}
 	return rec, nil
@@ -245,7 +233,7 @@ func decodeMessage(b []byte) (MessageRecord, error) {
 	d := decoder{b: b}
 	d.version()
 	m := d.messageBody()
-	if err := d.finish("message"); err != nil {
+	if err := d.finish("bolt: message"); err != nil {
 		return MessageRecord{}, err
 	}
 	return m, nil

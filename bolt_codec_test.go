@@ -38,10 +38,10 @@ func TestBoltRecordRoundTrip(t *testing.T) {
 	full := encodeConversation(c)
 	for n := range len(full) {
 		_, err := decodeConversation("o", "x", full[:n])
-		assert.ErrorIs(t, err, errCorrupt, "prefix of %d bytes", n)
+		assert.ErrorIs(t, err, ErrCorrupt, "prefix of %d bytes", n)
 	}
 	_, err = decodeConversation("o", "x", append(full, 0))
-	assert.ErrorIs(t, err, errCorrupt)
+	assert.ErrorIs(t, err, ErrCorrupt)
 }
 
 // FuzzDecodeRecord: arbitrary bytes decode to a record or an error, never a

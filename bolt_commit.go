@@ -7,7 +7,6 @@ package messaging
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"go.etcd.io/bbolt"
 )
@@ -137,7 +136,7 @@ func (s *BoltStore) finish(batch []*writeReq) {
 func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 	tx, err := s.db.Begin(true)
 	if err != nil {
-		err = fmt.Errorf("messaging: bolt: begin update: %w", err)
+		err = wrapf(err, "bolt: begin update")
 		for _, w := range pending {
 			w.resolve(err)
 		}
@@ -182,7 +181,7 @@ func (s *BoltStore) runRound(pending []*writeReq) (rerun []*writeReq) {
 	if !wrote {
 		rollback(tx) // nothing to make durable
 	} else if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("messaging: bolt: commit: %w", err)
+		err = wrapf(err, "bolt: commit")
 		for _, w := range ran {
 			if w.err == nil {
 				w.err = err

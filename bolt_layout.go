@@ -7,7 +7,6 @@ package messaging
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 
 	"go.etcd.io/bbolt"
 )
@@ -93,23 +92,23 @@ func readLayout(tx *bbolt.Tx) (empty bool, err error) {
 		if k, _ := tx.Cursor().First(); k == nil {
 			return true, nil
 		}
-		return false, fmt.Errorf("%w: bbolt file without the %q bucket", ErrNotStore, bucketMeta)
+		return false, wrapf(ErrNotStore, "bbolt file without the %q bucket", bucketMeta)
 	}
 	if !bytes.Equal(meta.Get(keyMarker), markerData) {
-		return false, fmt.Errorf("%w: %q bucket without our marker", ErrNotStore, bucketMeta)
+		return false, wrapf(ErrNotStore, "%q bucket without our marker", bucketMeta)
 	}
 	v := meta.Get(keyVersion)
 	if len(v) != 8 {
-		return false, fmt.Errorf("%w: malformed format version", ErrNotStore)
+		return false, wrapf(ErrNotStore, "malformed format version")
 	}
 	switch ver := binary.BigEndian.Uint64(v); {
 	case ver > boltFormatVersion:
-		return false, fmt.Errorf("%w: file format %d, this version reads up to %d", ErrVersion, ver, boltFormatVersion)
+		return false, wrapf(ErrVersion, "file format %d, this version reads up to %d", ver, boltFormatVersion)
 	case ver == 0:
-		return false, fmt.Errorf("%w: format version 0", ErrNotStore)
+		return false, wrapf(ErrNotStore, "format version 0")
 	}
 	if tx.Bucket(bucketUsers) == nil {
-		return false, fmt.Errorf("%w: the %q bucket is missing", ErrNotStore, bucketUsers)
+		return false, wrapf(ErrNotStore, "the %q bucket is missing", bucketUsers)
 	}
 	return false, nil
 }
@@ -118,16 +117,16 @@ func readLayout(tx *bbolt.Tx) (empty bool, err error) {
 func initLayout(tx *bbolt.Tx) error {
 	meta, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
-		return fmt.Errorf("messaging: bolt: init: %w", err)
+		return wrapf(err, "bolt: init")
 	}
 	if err := meta.Put(keyMarker, markerData); err != nil {
-		return fmt.Errorf("messaging: bolt: init: %w", err)
+		return wrapf(err, "bolt: init")
 	}
 	if err := meta.Put(keyVersion, binary.BigEndian.AppendUint64(nil, boltFormatVersion)); err != nil {
-		return fmt.Errorf("messaging: bolt: init: %w", err)
+		return wrapf(err, "bolt: init")
 	}
 	if _, err := tx.CreateBucket(bucketUsers); err != nil {
-		return fmt.Errorf("messaging: bolt: init: %w", err)
+		return wrapf(err, "bolt: init")
 	}
 	return nil
 }

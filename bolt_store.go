@@ -122,24 +122,24 @@ type BoltStore struct {
 func OpenBoltStore(path string, opts *BoltOptions) (*BoltStore, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, wrapf(err, "open %s", path)
 	}
 	if err := probeBoltFile(path, o); err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, wrapf(err, "open %s", path)
 	}
 	bo := *bbolt.DefaultOptions
 	bo.Timeout = o.Timeout
 	bo.NoSync = o.NoSync
 	db, err := bbolt.Open(path, o.FileMode, &bo)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, boltOpenError(err, o.Timeout))
+		return nil, wrapf(boltOpenError(err, o.Timeout), "open %s", path)
 	}
 	s, err := newBoltStore(db, true)
 	if err != nil {
 		if cerr := db.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, wrapf(err, "open %s", path)
 	}
 	return s, nil
 }
@@ -159,7 +159,7 @@ func NewBoltStore(db *bbolt.DB) (*BoltStore, error) {
 	}
 	s, err := newBoltStore(db, false)
 	if err != nil {
-		return nil, fmt.Errorf("messaging: bolt store %s: %w", db.Path(), err)
+		return nil, wrapf(err, "bolt store %s", db.Path())
 	}
 	return s, nil
 }
@@ -175,7 +175,7 @@ func newBoltStore(db *bbolt.DB, owns bool) (*BoltStore, error) {
 	}
 	if empty {
 		if db.IsReadOnly() {
-			return nil, fmt.Errorf("%w: read-only database holds no store to read", ErrNotStore)
+			return nil, wrapf(ErrNotStore, "read-only database holds no store to read")
 		}
 		if err := db.Update(func(tx *bbolt.Tx) error {
 			// Read it again: another user of db may have written since.
@@ -203,7 +203,7 @@ func probeBoltFile(path string, o BoltOptions) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: not a regular file", ErrNotStore)
+		return wrapf(ErrNotStore, "not a regular file")
 	}
 	if fi.Size() == 0 {
 		return nil
@@ -227,13 +227,22 @@ func probeBoltFile(path string, o BoltOptions) error {
 func boltOpenError(err error, timeout time.Duration) error {
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("%w (gave up after %v): %w", ErrLocked, timeout, err)
+		return withCause(ErrLocked, err, fmt.Sprintf("gave up after %v", timeout))
 	case errors.Is(err, berrors.ErrInvalid),
 		errors.Is(err, berrors.ErrVersionMismatch),
 		errors.Is(err, berrors.ErrChecksum):
-		return fmt.Errorf("%w: not a bbolt file: %w", ErrNotStore, err)
+		return withCause(ErrNotStore, err, "not a bbolt file")
 	}
 	return err
+}
+
+// withCause returns kind, one of the sentinels, as caused by cause, an
+// error of bbolt: errors.Is finds both, which wrapf cannot give. kind comes
+// first, so the text has its one "messaging: " prefix at the front:
+// "messaging: store file is in use (gave up after 1s): timeout". Context
+// is then added with wrapf, as everywhere.
+func withCause(kind, cause error, note string) error {
+	return fmt.Errorf("%w (%s): %w", kind, note, cause)
 }
 
 // DB returns the underlying database, for backups (Tx.WriteTo), statistics
@@ -262,7 +271,7 @@ func (s *BoltStore) View(ctx context.Context, fn func(ReadTx) error) error {
 	}
 	defer s.active.Done()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("messaging: view: %w", err)
+		return wrapf(err, "view")
 	}
 	return s.db.View(func(tx *bbolt.Tx) error {
 		rt, err := newBoltReadTx(tx)
@@ -317,11 +326,11 @@ func (s *BoltStore) Close() error {
 		s.active.Wait()
 		if s.ownsDB {
 			if err := s.db.Close(); err != nil {
-				s.closeErr = fmt.Errorf("messaging: close bolt store: %w", err)
+				s.closeErr = wrapf(err, "close bolt store")
 			}
 		}
 	})
 	return s.closeErr
 }
 
-func ctxError(err error) error { return fmt.Errorf("messaging: update: %w", err) }
+func ctxError(err error) error { return wrapf(err, "update") }

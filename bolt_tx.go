@@ -6,7 +6,6 @@ package messaging
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/socialkit/messaging/internal/keys"
@@ -37,7 +36,7 @@ func newBoltReadTx(tx *bbolt.Tx) (*boltReadTx, error) {
 func (t *boltReadTx) bind(tx *bbolt.Tx) error {
 	t.users = readOnly(tx, bucketUsers)
 	if !t.users.exists() {
-		return corrupt("the %q bucket is missing", bucketUsers)
+		return corrupt("bolt: the %q bucket is missing", bucketUsers)
 	}
 	return nil
 }
@@ -62,7 +61,7 @@ func (t *boltReadTx) owner(owner string) (ob, convs, index roBucket, err error) 
 	}
 	convs, index = ob.bucket(keyConvs), ob.bucket(keyIndex)
 	if !convs.exists() || !index.exists() {
-		return roBucket{}, roBucket{}, roBucket{}, corrupt("inbox %q lacks its buckets", owner)
+		return roBucket{}, roBucket{}, roBucket{}, corrupt("bolt: inbox %q lacks its buckets", owner)
 	}
 	return ob, convs, index, nil
 }
@@ -80,7 +79,7 @@ func (t *boltReadTx) conv(owner, other string) (cb, msgs, ids roBucket, err erro
 	}
 	msgs, ids = cb.bucket(keyMessages), cb.bucket(keyIDs)
 	if !msgs.exists() || !ids.exists() {
-		return roBucket{}, roBucket{}, roBucket{}, corrupt("conversation %q/%q lacks its buckets", owner, other)
+		return roBucket{}, roBucket{}, roBucket{}, corrupt("bolt: conversation %q/%q lacks its buckets", owner, other)
 	}
 	return cb, msgs, ids, nil
 }
@@ -163,12 +162,12 @@ func (t *boltReadTx) Conversations(owner string, after *ConversationKey, limit i
 	var out []ConversationRecord
 	for ; k != nil && len(out) < limit; k, _ = c.Next() {
 		if len(k) <= timeLen {
-			return nil, corrupt("inbox %q: short index key", owner)
+			return nil, corrupt("bolt: inbox %q: short index key", owner)
 		}
 		other := k[timeLen:]
 		cb := convs.bucket(other)
 		if !cb.exists() {
-			return nil, corrupt("inbox %q: index names missing conversation %q", owner, other)
+			return nil, corrupt("bolt: inbox %q: index names missing conversation %q", owner, other)
 		}
 		rec, err := decodeConversation(owner, string(other), cb.get(keyRecord))
 		if err != nil {
@@ -285,7 +284,7 @@ func (t *boltReadTx) Deleted(owner, other string, id uint64) (bool, error) {
 func getMessage(msgs roBucket, mk []byte) (MessageRecord, error) {
 	v := msgs.get(mk)
 	if v == nil {
-		return MessageRecord{}, corrupt("ID index names a missing message")
+		return MessageRecord{}, corrupt("bolt: ID index names a missing message")
 	}
 	return decodeMessage(v)
 }
@@ -312,7 +311,7 @@ func (t *boltTx) run(tx *bbolt.Tx, fn func(Tx) error) (pv any, panicked bool, er
 	}
 	t.meta = readOnly(tx, bucketMeta)
 	if !t.meta.exists() {
-		return nil, false, corrupt("the %q bucket is missing", bucketMeta)
+		return nil, false, corrupt("bolt: the %q bucket is missing", bucketMeta)
 	}
 	defer func() {
 		if panicked {
@@ -342,7 +341,7 @@ func (t *boltTx) NextID() (uint64, error) {
 	}
 	id, err := w.nextSequence(t.meta)
 	if err != nil {
-		return 0, fmt.Errorf("messaging: bolt: next id: %w", err)
+		return 0, wrapf(err, "bolt: next id")
 	}
 	return id, nil
 }
@@ -354,7 +353,7 @@ func (t *boltTx) PutInbox(rec InboxRecord) error {
 		return err
 	}
 	wrap := func(err error) error {
-		return fmt.Errorf("messaging: bolt: put inbox %q: %w", rec.Owner, err)
+		return wrapf(err, "bolt: put inbox %q", rec.Owner)
 	}
 	key := []byte(rec.Owner)
 	ob := t.users.bucket(key)
@@ -388,7 +387,7 @@ func (t *boltTx) DeleteInbox(owner string) error {
 		return err
 	}
 	if err := w.deleteBucket(t.users, key); err != nil {
-		return fmt.Errorf("messaging: bolt: delete inbox %q: %w", owner, err)
+		return wrapf(err, "bolt: delete inbox %q", owner)
 	}
 	return nil
 }
@@ -425,7 +424,7 @@ func (t *boltTx) PutConversation(rec ConversationRecord) error {
 		return err
 	}
 	wrap := func(err error) error {
-		return fmt.Errorf("messaging: bolt: put conversation %q/%q: %w", rec.Owner, rec.Other, err)
+		return wrapf(err, "bolt: put conversation %q/%q", rec.Owner, rec.Other)
 	}
 	if oldIdx != nil {
 		if err := w.delete(index, oldIdx); err != nil {
@@ -474,10 +473,10 @@ func (t *boltTx) DeleteConversation(owner, other string) error {
 		return err
 	}
 	if err := w.delete(index, encodeConversationKey(old.Key())); err != nil {
-		return fmt.Errorf("messaging: bolt: delete conversation %q/%q: %w", owner, other, err)
+		return wrapf(err, "bolt: delete conversation %q/%q", owner, other)
 	}
 	if err := w.deleteBucket(convs, []byte(other)); err != nil {
-		return fmt.Errorf("messaging: bolt: delete conversation %q/%q: %w", owner, other, err)
+		return wrapf(err, "bolt: delete conversation %q/%q", owner, other)
 	}
 	return nil
 }
@@ -503,7 +502,7 @@ func (t *boltTx) PutMessage(owner, other string, m MessageRecord) error {
 		return err
 	}
 	wrap := func(err error) error {
-		return fmt.Errorf("messaging: bolt: put message %d in %q/%q: %w", m.ID, owner, other, err)
+		return wrapf(err, "bolt: put message %d in %q/%q", m.ID, owner, other)
 	}
 	if old := ids.get(idKey); old != nil && !bytes.Equal(old, mk) {
 		if err := w.delete(msgs, bytes.Clone(old)); err != nil {
@@ -540,17 +539,17 @@ func (t *boltTx) DeleteMessage(owner, other string, id uint64) error {
 		return err
 	}
 	if err := w.delete(msgs, mk); err != nil {
-		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: %w", id, owner, other, err)
+		return wrapf(err, "bolt: delete message %d in %q/%q", id, owner, other)
 	}
 	if err := w.delete(ids, idKey); err != nil {
-		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: %w", id, owner, other, err)
+		return wrapf(err, "bolt: delete message %d in %q/%q", id, owner, other)
 	}
 	tombs, err := w.createBucketIfNotExists(cb, keyTombs)
 	if err != nil {
-		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: tombstones: %w", id, owner, other, err)
+		return wrapf(err, "bolt: delete message %d in %q/%q: tombstones", id, owner, other)
 	}
 	if err := w.put(tombs, idKey, emptyValue); err != nil {
-		return fmt.Errorf("messaging: bolt: delete message %d in %q/%q: tombstone: %w", id, owner, other, err)
+		return wrapf(err, "bolt: delete message %d in %q/%q: tombstone", id, owner, other)
 	}
 	return nil
 }

@@ -252,15 +252,15 @@ func TestBoltCorruptRecordIsAnError(t *testing.T) {
 	}))
 	require.NoError(t, s.View(ctx, func(tx ReadTx) error {
 		_, err := tx.Inbox("bob")
-		assert.ErrorIs(t, err, errCorrupt)
+		assert.ErrorIs(t, err, ErrCorrupt)
 		_, err = tx.Conversation("bob", "dave")
-		assert.ErrorIs(t, err, errCorrupt)
+		assert.ErrorIs(t, err, ErrCorrupt)
 		_, err = tx.Conversations("bob", nil, 10)
-		assert.ErrorIs(t, err, errCorrupt)
+		assert.ErrorIs(t, err, ErrCorrupt)
 		_, err = tx.Message("bob", "dave", 1)
-		assert.ErrorIs(t, err, errCorrupt)
+		assert.ErrorIs(t, err, ErrCorrupt)
 		_, err = tx.Messages("bob", "dave", nil, false, 10)
-		assert.ErrorIs(t, err, errCorrupt)
+		assert.ErrorIs(t, err, ErrCorrupt)
 		return nil
 	}))
 }
