@@ -162,7 +162,7 @@ func openWarmRaw(b *testing.B, path string, senders int, noSync bool) *bbolt.DB 
 }
 
 // rawSend writes, with bare bbolt calls, into a layout of nested buckets
-// like BoltStore's (bolt_store.go), the 12 key writes one steady-state
+// like BoltStore's (bolt_layout.go), the 12 key writes one steady-state
 // SendMessage writes, values of the same sizes:
 //
 //	1     the message ID sequence (NextSequence of a meta bucket)

@@ -1,0 +1,261 @@
+package messaging
+
+// This file holds the encoding of records, and the adapters from the key
+// encodings of internal/keys to the record types.
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/socialkit/messaging/internal/keys"
+)
+
+// corrupt returns ErrCorrupt with what format says is wrong: a record or key
+// that does not decode, or a bucket missing where the layout has one.
+func corrupt(format string, args ...any) error { return wrapf(ErrCorrupt, format, args...) }
+
+// corruptDetail returns what corrupt said is wrong, without the context
+// wrapped around it since, for Check's reports.
+func corruptDetail(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if w, ok := e.(*wrappedError); ok && w.err == ErrCorrupt {
+			return w.context
+		}
+	}
+	return trimPrefix(err)
+}
+
+// The encodings themselves live in internal/keys; these adapt them to the
+// record types and turn what does not decode into a corrupt-store error.
+
+const timeLen = keys.TimeLen
+
+// getTime decodes b[:timeLen], in UTC.
+func getTime(b []byte) (time.Time, error) {
+	t, err := keys.GetTime(b)
+	if err != nil {
+		return time.Time{}, corrupt("%v", err)
+	}
+	return t, nil
+}
+
+// encodeMessageKey returns the key of a message in its "m" bucket: byte
+// order is MessageKey order.
+func encodeMessageKey(k MessageKey) []byte { return keys.Message(k.Created, k.ID) }
+
+func decodeMessageKey(b []byte) (MessageKey, error) {
+	created, id, err := keys.ParseMessage(b)
+	if err != nil {
+		return MessageKey{}, corrupt("%v", err)
+	}
+	return MessageKey{Created: created, ID: id}, nil
+}
+
+// encodeConversationKey returns the key of a conversation in its owner's
+// "x" bucket: byte order is ConversationKey order.
+func encodeConversationKey(k ConversationKey) []byte { return keys.Conversation(k.LastUpdate, k.Other) }
+
+func decodeConversationKey(b []byte) (ConversationKey, error) {
+	lastUpdate, other, err := keys.ParseConversation(b)
+	if err != nil {
+		return ConversationKey{}, corrupt("%v", err)
+	}
+	return ConversationKey{LastUpdate: lastUpdate, Other: other}, nil
+}
+
+// recordVersion is the version byte records are written with. Version 2
+// added the message flags after the text; version 1 records still decode.
+const recordVersion = 2
+
+// Message flags, a byte after the text in version 2 records.
+const flagDeletedUnread = 1 << 0
+
+func appendInt(b []byte, v int) []byte { return binary.BigEndian.AppendUint64(b, uint64(int64(v))) }
+
+func appendTime(b []byte, t time.Time) []byte {
+	n := len(b)
+	b = append(b, make([]byte, timeLen)...)
+	keys.PutTime(b[n:], t)
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func encodeInbox(rec InboxRecord) []byte {
+	return appendInt([]byte{recordVersion}, rec.Unread)
+}
+
+func encodeConversation(rec ConversationRecord) []byte {
+	b := make([]byte, 0, 112+len(rec.Last.Sender)+len(rec.Last.Recipient)+len(rec.Last.Text))
+	b = append(b, recordVersion)
+	b = appendInt(b, rec.Messages)
+	b = appendInt(b, rec.Unread)
+	b = appendTime(b, rec.LastUpdate)
+	b = binary.BigEndian.AppendUint64(b, rec.FirstID)
+	b = binary.BigEndian.AppendUint64(b, rec.MaxID)
+	b = binary.BigEndian.AppendUint64(b, rec.ReadMark)
+	b = binary.BigEndian.AppendUint64(b, rec.PeerReadMark)
+	return appendMessageBody(b, rec.Last)
+}
+
+// appendMessage appends the message record encoding of m to b.
+func appendMessage(b []byte, m MessageRecord) []byte {
+	return appendMessageBody(append(b, recordVersion), m)
+}
+
+func appendMessageBody(b []byte, m MessageRecord) []byte {
+	b = binary.BigEndian.AppendUint64(b, m.ID)
+	b = appendTime(b, m.Created)
+	b = appendString(b, m.Sender)
+	b = appendString(b, m.Recipient)
+	b = appendString(b, m.Text)
+	var flags byte
+	if m.DeletedUnread {
+		flags |= flagDeletedUnread
+	}
+	return append(b, flags)
+}
+
+// decoder reads a record. The first failure sticks; every value read after
+// it is zero. It copies what it returns out of the bbolt page.
+type decoder struct {
+	b   []byte
+	err error
+	v   byte // the record's version
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.err = corrupt("record truncated")
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) version() {
+	if p := d.take(1); p != nil {
+		if d.v = p[0]; d.v < 1 || d.v > recordVersion {
+			d.err = corrupt("record version %d", p[0])
+		}
+	}
+}
+
+func (d *decoder) uint64() uint64 {
+	if p := d.take(8); p != nil {
+		return binary.BigEndian.Uint64(p)
+	}
+	return 0
+}
+
+func (d *decoder) int() int {
+	v := int64(d.uint64())
+	if int64(int(v)) != v && d.err == nil {
+		d.err = corrupt("count %d out of range", v)
+	}
+	return int(v)
+}
+
+func (d *decoder) time() time.Time {
+	p := d.take(timeLen)
+	if p == nil {
+		return time.Time{}
+	}
+	t, err := getTime(p)
+	if err != nil {
+		d.err = err
+	}
+	return t
+}
+
+func (d *decoder) string() string {
+	if d.err != nil {
+		return ""
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)-k) {
+		d.err = corrupt("bad string length")
+		return ""
+	}
+	d.b = d.b[k:]
+	return string(d.take(int(n))) // string() copies out of the page
+}
+
+func (d *decoder) messageBody() MessageRecord {
+	var m MessageRecord
+	m.ID = d.uint64()
+	m.Created = d.time()
+	m.Sender = d.string()
+	m.Recipient = d.string()
+	m.Text = d.string()
+	if d.v >= 2 {
+		if p := d.take(1); p != nil {
+			if p[0]&^flagDeletedUnread != 0 {
+				d.err = corrupt("unknown message flags %#x", p[0])
+			}
+			m.DeletedUnread = p[0]&flagDeletedUnread != 0
+		}
+	}
+	return m
+}
+
+// finish reports the first failure, or trailing bytes, with what names the
+// record; what is formatted only then (by wrapf's Error), since decoding
+// runs on every read.
+func (d *decoder) finish(what string, args ...any) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = corrupt("%d trailing bytes", len(d.b))
+	}
+	return wrapf(d.err, what, args...)
+}
+
+func decodeInbox(owner string, b []byte) (InboxRecord, error) {
+	if b == nil {
+		return InboxRecord{}, wrapf(corrupt("record missing"), "bolt: inbox %q", owner)
+	}
+	d := decoder{b: b}
+	d.version()
+	rec := InboxRecord{Owner: owner, Unread: d.int()}
+	if err := d.finish("bolt: inbox %q", owner); err != nil {
+		return InboxRecord{}, err
+	}
+	return rec, nil
+}
+
+func decodeConversation(owner, other string, b []byte) (ConversationRecord, error) {
+	if b == nil {
+		return ConversationRecord{}, wrapf(corrupt("record missing"), "bolt: conversation %q/%q", owner, other)
+	}
+	d := decoder{b: b}
+	d.version()
+	rec := ConversationRecord{Owner: owner, Other: other}
+	rec.Messages = d.int()
+	rec.Unread = d.int()
+	rec.LastUpdate = d.time()
+	rec.FirstID = d.uint64()
+	rec.MaxID = d.uint64()
+	rec.ReadMark = d.uint64()
+	rec.PeerReadMark = d.uint64()
+	rec.Last = d.messageBody()
+	if err := d.finish("bolt: conversation %q/%q", owner, other); err != nil {
+		return ConversationRecord{}, err
+	}
+	return rec, nil
+}
+
+func decodeMessage(b []byte) (MessageRecord, error) {
+	d := decoder{b: b}
+	d.version()
+	m := d.messageBody()
+	if err := d.finish("bolt: message"); err != nil {
+		return MessageRecord{}, err
+	}
+	return m, nil
+}
