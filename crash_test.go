@@ -25,9 +25,12 @@ const crashEnv = "MESSAGING_CRASH_CHILD_DB"
 
 var crashPeople = []string{"ann", "bob", "cat", "dan", "eve", "fay"}
 
-// TestCrashChild is the child of TestCrashRecovery: it sends from 8
-// goroutines, durably, and prints "ack ID SENDER RECIPIENT" for each send
-// that returned nil, until it is killed.
+// TestCrashChild is the child of TestCrashRecovery: from 8 goroutines it
+// sends durably, marks read (all, or up to a message), deletes single
+// copies and now and then a whole conversation, until it is killed. It
+// prints "ack ID SENDER RECIPIENT" for each send that returned nil, and
+// "drop OWNER OTHER [ID]" before each delete, so that the parent knows
+// which copies may be gone.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
@@ -40,6 +43,12 @@ func TestCrashChild(t *testing.T) {
 	}
 	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(out, format+"\n", args...)
+		out.Flush() // the line leaves the process before what it announces happens, or after what it acknowledges
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Go(func() {
@@ -55,15 +64,27 @@ func TestCrashChild(t *testing.T) {
 					fmt.Println("send:", err)
 					os.Exit(3)
 				}
-				if i%7 == 0 { // counters move on reads too
-					if c, err := inboxGet(x, to, from); err == nil {
-						_ = c.MarkRead(ctx)
+				say("ack %d %s %s", m.ID, from, to)
+				c, err := inboxGet(x, to, from)
+				if err != nil {
+					continue // deleted meanwhile by another goroutine
+				}
+				switch r.IntN(500) {
+				case 0: // rare: it makes every copy of the pair "may be gone" for the round
+					say("drop %s %s", to, from)
+					if box, err := x.Get(ctx, to); err == nil {
+						_ = box.Delete(ctx, from)
 					}
 				}
-				mu.Lock()
-				fmt.Fprintf(out, "ack %d %s %s\n", m.ID, from, to)
-				out.Flush() // the ack leaves the process only after the send returned
-				mu.Unlock()
+				switch r.IntN(10) {
+				case 0:
+					_ = c.MarkRead(ctx)
+				case 1:
+					_ = c.MarkReadUpTo(ctx, m.ID)
+				case 2:
+					say("drop %s %s %d", to, from, m.ID)
+					_ = c.DeleteMessage(ctx, m.ID)
+				}
 			}
 		})
 	}
@@ -75,19 +96,28 @@ type ack struct {
 	from, to string
 }
 
-// TestCrashRecovery kills a child that is sending with SIGKILL at a random
-// moment, several times over the same file, and checks after each crash
-// that every acknowledged message is there in both copies and that Verify
-// finds nothing wrong.
+// drops are the deletes a child announced: copies (owner, other, ID) and
+// whole conversations (owner, other, 0) that may be gone.
+type drops map[[2]string]map[uint64]bool
+
+func (d drops) may(owner, other string, id uint64) bool {
+	return d[[2]string{owner, other}][id] || d[[2]string{owner, other}][0]
+}
+
+// TestCrashRecovery kills a child that sends, marks read and deletes, with
+// SIGKILL at a random moment, ten times over the same file, and checks
+// after each crash that every acknowledged message is there in both copies
+// (but those whose delete the child announced) and that Verify finds
+// nothing wrong.
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
-	rounds := 4
-	total := 0
+	rounds := 10
+	total, dropped := 0, 0
 	for round := range rounds {
-		acks := crashRound(t, path, time.Duration(50+rand.IntN(400))*time.Millisecond)
+		acks, drop := crashRound(t, path, time.Duration(50+rand.IntN(400))*time.Millisecond)
 		total += len(acks)
 		require.NotEmpty(t, acks, "round %d: the child acknowledged nothing before the kill", round)
 
@@ -95,6 +125,10 @@ func TestCrashRecovery(t *testing.T) {
 		require.NoError(t, err, "round %d: reopen after SIGKILL", round)
 		for _, a := range acks {
 			for _, side := range [][2]string{{a.from, a.to}, {a.to, a.from}} {
+				if drop.may(side[0], side[1], a.id) {
+					dropped++
+					continue
+				}
 				c, err := inboxGet(x, side[0], side[1])
 				require.NoError(t, err, "round %d: acknowledged message %d: conversation %s/%s", round, a.id, side[0], side[1])
 				found := false
@@ -113,12 +147,12 @@ func TestCrashRecovery(t *testing.T) {
 		assert.Empty(t, problems, "round %d", round)
 		require.NoError(t, x.Close())
 	}
-	t.Logf("%d rounds, %d acknowledged messages checked", rounds, total)
+	t.Logf("%d rounds, %d acknowledged messages checked (%d copies announced as deleted)", rounds, total, dropped)
 }
 
 // crashRound runs the child on path, kills it after delay from its first
-// ack, and returns the acks it printed in full.
-func crashRound(t *testing.T, path string, delay time.Duration) []ack {
+// ack, and returns the acks and drops it printed in full.
+func crashRound(t *testing.T, path string, delay time.Duration) ([]ack, drops) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnv+"="+path)
@@ -136,19 +170,28 @@ func crashRound(t *testing.T, path string, delay time.Duration) []ack {
 		}
 	}()
 	var acks []ack
+	drop := drops{}
 	var killed bool
 	deadline := time.After(30 * time.Second)
 	var timer <-chan time.Time
 	for line := range lines {
-		if !strings.HasPrefix(line, "ack ") {
-			if strings.HasPrefix(line, "open:") || strings.HasPrefix(line, "send:") {
-				t.Fatalf("child: %s", line)
-			}
-			continue
-		}
 		f := strings.Fields(line)
-		if len(f) != 4 {
-			continue // cut by the kill
+		switch {
+		case strings.HasPrefix(line, "open:") || strings.HasPrefix(line, "send:"):
+			t.Fatalf("child: %s", line)
+		case len(f) >= 3 && f[0] == "drop":
+			pair := [2]string{f[1], f[2]}
+			if drop[pair] == nil {
+				drop[pair] = map[uint64]bool{}
+			}
+			id := uint64(0) // the whole conversation
+			if len(f) == 4 {
+				id, _ = strconv.ParseUint(f[3], 10, 64)
+			}
+			drop[pair][id] = true
+			continue
+		case len(f) != 4 || f[0] != "ack":
+			continue
 		}
 		id, err := strconv.ParseUint(f[1], 10, 64)
 		if err != nil {
@@ -175,5 +218,5 @@ func crashRound(t *testing.T, path string, delay time.Duration) []ack {
 	err = cmd.Wait()
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, err, &exitErr)
-	return acks
+	return acks, drop
 }

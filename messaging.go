@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	// puts a message before one that was sent earlier.
 	Now func() time.Time
 }
+
+// testHookStore, set only by this package's tests, replaces every store
+// given to New: it runs the examples, as written, over other stores.
+var testHookStore atomic.Pointer[func(Store) Store]
 
 // MaxMessageBytesLimit is the largest Options.MaxMessageBytes accepted: a
 // message is kept twice and travels whole in every event.
@@ -81,6 +86,9 @@ func NewWithOptions(store Store, opts *Options) (*Inboxes, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if hook := testHookStore.Load(); hook != nil {
+		store = (*hook)(store)
 	}
 	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, now: o.Now, hub: newHub(o.EventBuffer)}, nil
 }

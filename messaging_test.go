@@ -19,16 +19,22 @@ import (
 )
 
 // stores lists every Store the root package's tests run against.
+// The -rerun variants run every Update function twice, rolling the first
+// run back (rerunStore), as group commit and serialization retries may.
 var stores = []struct {
 	name string
 	open func(t testing.TB) messaging.Store
 }{
 	{"memory", func(t testing.TB) messaging.Store { return messaging.NewMemoryStore() }},
-	{"bolt", func(t testing.TB) messaging.Store {
-		s, err := messaging.OpenBoltStore(filepath.Join(t.TempDir(), "messages.db"), &messaging.BoltOptions{NoSync: true})
-		require.NoError(t, err)
-		return s
-	}},
+	{"bolt", openBolt},
+	{"memory-rerun", func(t testing.TB) messaging.Store { return rerunStore{messaging.NewMemoryStore()} }},
+	{"bolt-rerun", func(t testing.TB) messaging.Store { return rerunStore{openBolt(t)} }},
+}
+
+func openBolt(t testing.TB) messaging.Store {
+	s, err := messaging.OpenBoltStore(filepath.Join(t.TempDir(), "messages.db"), &messaging.BoltOptions{NoSync: true})
+	require.NoError(t, err)
+	return s
 }
 
 // eachStore runs test once per store, each with fresh Inboxes.

@@ -1,0 +1,130 @@
+package messaging_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialkit/messaging"
+)
+
+// TestEveryWriteSurvivesEveryFault fails, SQLite-style, the k-th record
+// operation of every public write, and then its commit, for k = 1, 2, ...
+// until the write goes through untouched. Each time the caller must get the
+// error, the store must look exactly as before (everything a user can see),
+// Verify must be clean, no event may be emitted, and the same write retried
+// without a fault must succeed.
+func TestEveryWriteSurvivesEveryFault(t *testing.T) {
+	// seed builds a store where every write has something to do: unread
+	// and read messages both ways, a receipt, a copy deleted unread.
+	seed := func(t *testing.T, x *messaging.Inboxes) map[string]uint64 {
+		ids := map[string]uint64{}
+		ids["a1"] = send(t, x, "ann", "bob", "a1", day(1)).ID
+		ids["b1"] = send(t, x, "bob", "ann", "b1", day(2)).ID
+		ids["a2"] = send(t, x, "ann", "bob", "a2", day(3)).ID
+		ids["c1"] = send(t, x, "cat", "bob", "c1", day(4)).ID
+		ids["a3"] = send(t, x, "ann", "bob", "a3", day(5)).ID
+		require.NoError(t, conv(t, x, "bob", "ann").MarkReadUpTo(ctx, ids["a1"]))
+		ids["c2"] = send(t, x, "cat", "bob", "c2", day(6)).ID
+		require.NoError(t, conv(t, x, "bob", "cat").DeleteMessage(ctx, ids["c2"]))
+		ids["c3"] = send(t, x, "cat", "bob", "c3", day(7)).ID
+		return ids
+	}
+	writes := []struct {
+		name string
+		do   func(x *messaging.Inboxes, ids map[string]uint64) error
+	}{
+		{"send in a new conversation", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			_, err := x.SendMessage(ctx, "dan", "bob", "hello")
+			return err
+		}},
+		{"send in a conversation", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			_, err := x.SendMessage(ctx, "bob", "ann", "reply")
+			return err
+		}},
+		{"send back-dated", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			_, err := x.SendMessage(ctx, "ann", "bob", "old", day(0))
+			return err
+		}},
+		{"mark read", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			return handle(x, "bob", "ann").MarkRead(ctx)
+		}},
+		{"mark read up to", func(x *messaging.Inboxes, ids map[string]uint64) error {
+			return handle(x, "bob", "ann").MarkReadUpTo(ctx, ids["a2"])
+		}},
+		{"delete an unread message", func(x *messaging.Inboxes, ids map[string]uint64) error {
+			return handle(x, "bob", "ann").DeleteMessage(ctx, ids["a2"])
+		}},
+		{"delete the newest message", func(x *messaging.Inboxes, ids map[string]uint64) error {
+			return handle(x, "bob", "ann").DeleteMessage(ctx, ids["a3"])
+		}},
+		{"delete a conversation", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			return handleInbox(x, "bob").Delete(ctx, "ann")
+		}},
+		{"delete an inbox", func(x *messaging.Inboxes, _ map[string]uint64) error {
+			return x.Delete(ctx, "bob")
+		}},
+	}
+	for _, st := range stores[:2] { // the plain stores: rerunStore would run the faults twice
+		for _, w := range writes {
+			t.Run(st.name+"/"+w.name, func(t *testing.T) {
+				var faults int
+				for k := 1; ; k++ {
+					fs := &faultStore{Store: st.open(t)}
+					x := messaging.New(fs)
+					ids := seed(t, x)
+					before := snapshot(t, x)
+					all := subscribe(t, x, "")
+
+					fs.failAt = k
+					err := w.do(x, ids)
+					if err == nil {
+						require.Greater(t, k, fs.ops+1, "no fault was injected: the write went through untouched")
+						require.NoError(t, x.Close())
+						break
+					}
+					faults++
+					require.ErrorIs(t, err, errInjectedFault, "fault %d", k)
+					assert.Equal(t, 1, strings.Count(err.Error(), "messaging:"), "%v", err)
+					assert.Equal(t, before, snapshot(t, x), "fault %d: the store changed", k)
+					problems, verr := x.Verify(ctx)
+					require.NoError(t, verr)
+					assert.Empty(t, problems, "fault %d", k)
+					none(t, all)
+
+					fs.failAt = 0
+					require.NoError(t, w.do(x, ids), "fault %d: the retry", k)
+					assert.NotEqual(t, before, snapshot(t, x), "the retry wrote")
+					problems, verr = x.Verify(ctx)
+					require.NoError(t, verr)
+					assert.Empty(t, problems, "fault %d, after the retry", k)
+					next(t, all)
+					require.NoError(t, x.Close())
+				}
+				assert.Greater(t, faults, 1, "faults injected")
+				t.Logf("%d faults", faults)
+			})
+		}
+	}
+}
+
+// handle gets a Conversation without going through the faulty Update path
+// (reads are Views, which faultStore leaves alone).
+func handle(x *messaging.Inboxes, owner, other string) *messaging.Conversation {
+	c, err := x.Conversation(context.Background(), owner, other)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func handleInbox(x *messaging.Inboxes, owner string) *messaging.Inbox {
+	b, err := x.Get(context.Background(), owner)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
