@@ -29,7 +29,7 @@ type Conversation struct {
 	// Message.ReadByRecipient derives from it.
 	ReadByOtherUpTo uint64 `json:"read_by_other_up_to"`
 
-	x *Inboxes
+	inboxes *Inboxes // whose store and rules it uses
 }
 
 func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
@@ -40,7 +40,7 @@ func (x *Inboxes) conversation(rec ConversationRecord) *Conversation {
 		LastUpdate:       rec.LastUpdate,
 		MessageCount:     rec.Messages,
 		ReadByOtherUpTo:  rec.PeerReadMark,
-		x:                x,
+		inboxes:          x,
 	}
 	if rec.Messages > 0 {
 		c.LastMessage = message(rec, rec.Last)
@@ -61,7 +61,7 @@ func (c *Conversation) wrap(err error, op string) error {
 // it is in, even if a new conversation with the same user has started
 // since: that one holds other messages.
 func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
-	return paginate(ctx, c.x.store, func() fetchFunc[Message] {
+	return paginate(ctx, c.inboxes.store, func() fetchFunc[Message] {
 		var after *MessageKey
 		var first uint64 // FirstID of the conversation being listed
 		return func(tx ReadTx, limit int) ([]Message, bool, error) {
@@ -95,7 +95,7 @@ func (c *Conversation) Messages(ctx context.Context) iter.Seq2[Message, error] {
 // A conversation with nothing new is left as it is: nothing is written and
 // no event is emitted.
 func (c *Conversation) MarkRead(ctx context.Context) error {
-	err := c.x.write(ctx, func(tx Tx) ([]change, error) {
+	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) {
 		rec, err := tx.Conversation(c.Owner, c.Username)
 		if err != nil {
 			return nil, err
@@ -111,6 +111,6 @@ func (c *Conversation) MarkRead(ctx context.Context) error {
 // counts. If it was the newest message, LastUpdate falls back to the newest
 // remaining one; an emptied conversation keeps its LastUpdate.
 func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
-	err := c.x.write(ctx, func(tx Tx) ([]change, error) { return removeMessage(tx, c.Owner, c.Username, id) })
+	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) { return removeMessage(tx, c.Owner, c.Username, id) })
 	return c.wrap(err, fmt.Sprintf("delete message %d", id))
 }

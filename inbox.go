@@ -13,7 +13,7 @@ type Inbox struct {
 	Username         string `json:"username"`           // owner
 	NewMessagesCount int    `json:"new_messages_count"` // unread messages over all conversations, as of Get
 
-	x *Inboxes
+	inboxes *Inboxes // whose store and rules it uses
 }
 
 // Has reports whether the inbox holds a conversation with other.
@@ -28,7 +28,7 @@ func (box *Inbox) Has(ctx context.Context, other string) (bool, error) {
 // Get returns the inbox's conversation with other, or an error wrapping
 // ErrNotFound.
 func (box *Inbox) Get(ctx context.Context, other string) (*Conversation, error) {
-	return box.x.Conversation(ctx, box.Username, other)
+	return box.inboxes.Conversation(ctx, box.Username, other)
 }
 
 // Delete removes the conversation with other and its messages from this
@@ -40,7 +40,7 @@ func (box *Inbox) Delete(ctx context.Context, other string) error {
 	if err := validUser(other); err != nil {
 		return wrapf(inputError("other", err), "delete conversation %q/%q", box.Username, other)
 	}
-	err := box.x.write(ctx, func(tx Tx) ([]change, error) { return removeConversation(tx, box.Username, other) })
+	err := box.inboxes.write(ctx, func(tx Tx) ([]change, error) { return removeConversation(tx, box.Username, other) })
 	return wrapf(err, "delete conversation %q/%q", box.Username, other)
 }
 
@@ -55,7 +55,7 @@ func (box *Inbox) Delete(ctx context.Context, other string) error {
 // the same inbox.
 func (box *Inbox) Conversations(ctx context.Context) iter.Seq2[*Conversation, error] {
 	owner := box.Username
-	return paginate(ctx, box.x.store, func() fetchFunc[*Conversation] {
+	return paginate(ctx, box.inboxes.store, func() fetchFunc[*Conversation] {
 		var after *ConversationKey
 		seen := make(map[string]bool)
 		return func(tx ReadTx, limit int) ([]*Conversation, bool, error) {
@@ -75,7 +75,7 @@ func (box *Inbox) Conversations(ctx context.Context) iter.Seq2[*Conversation, er
 				// message deleted) may show up again further on.
 				if !seen[rec.Other] {
 					seen[rec.Other] = true
-					page = append(page, box.x.conversation(rec))
+					page = append(page, box.inboxes.conversation(rec))
 				}
 			}
 			if len(recs) > 0 {

@@ -201,7 +201,7 @@ func (x *Inboxes) Get(ctx context.Context, user string) (*Inbox, error) {
 	if err != nil {
 		return nil, wrapf(err, "get inbox %q", user)
 	}
-	return &Inbox{Username: user, NewMessagesCount: rec.Unread, x: x}, nil
+	return &Inbox{Username: user, NewMessagesCount: rec.Unread, inboxes: x}, nil
 }
 
 // Conversation returns owner's conversation with other in one read, or an

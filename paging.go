@@ -54,7 +54,7 @@ func (c *Conversation) Newer(ctx context.Context, after uint64, limit int) ([]Me
 
 func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limit int) ([]Message, error) {
 	var page []Message
-	err := c.x.store.View(ctx, func(tx ReadTx) error {
+	err := c.inboxes.store.View(ctx, func(tx ReadTx) error {
 		rec, err := tx.Conversation(c.Owner, c.Username)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func cursorKey(tx ReadTx, owner, other string, id uint64) (MessageKey, error) {
 // (its place is known, as for Older and Newer); an id that was never in
 // this conversation gives an error wrapping ErrNotFound.
 func (c *Conversation) MarkReadUpTo(ctx context.Context, id uint64) error {
-	err := c.x.write(ctx, func(tx Tx) ([]change, error) {
+	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) {
 		rec, err := tx.Conversation(c.Owner, c.Username)
 		if err != nil {
 			return nil, err
@@ -189,7 +189,7 @@ func (box *Inbox) ConversationPage(ctx context.Context, cursor string, limit int
 	}
 	limit = pageLimit(limit)
 	var recs []ConversationRecord
-	err := box.x.store.View(ctx, func(tx ReadTx) (err error) {
+	err := box.inboxes.store.View(ctx, func(tx ReadTx) (err error) {
 		if _, err := tx.Inbox(box.Username); err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (box *Inbox) ConversationPage(ctx context.Context, cursor string, limit int
 	}
 	page.Conversations = make([]*Conversation, len(recs))
 	for i, rec := range recs {
-		page.Conversations[i] = box.x.conversation(rec)
+		page.Conversations[i] = box.inboxes.conversation(rec)
 	}
 	return page, nil
 }
