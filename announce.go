@@ -13,31 +13,58 @@ func (x *Inboxes) write(ctx context.Context, fn func(Tx) ([]change, error)) erro
 		if err != nil {
 			return err
 		}
-		x.announce(tx, changes)
-		return nil
+		return x.announce(tx, changes)
 	})
 }
 
-// announce has the events of changes published once tx commits, so that no
-// subscriber ever sees a write that did not persist. Events are built only
-// while someone subscribes.
-func (x *Inboxes) announce(tx Tx, changes []change) {
-	if len(changes) == 0 || !x.hub.enabled() {
-		return
+// announce turns changes into events: it appends each user's to their
+// stream in the store (in tx, so with the change or not at all), and has
+// all of them published in this process once tx commits, so that no
+// subscriber ever sees a write that did not persist.
+func (x *Inboxes) announce(tx Tx, changes []change) error {
+	live := x.hub.enabled()
+	if len(changes) == 0 || !x.hub.stored && !live {
+		return nil
 	}
-	tx.OnCommit(func() { x.hub.publish(changes) })
+	var all []Event
+	var mine []userEvent
+	w := streamWriter{tx: tx, keep: uint64(x.history)}
+	var err error
+	for _, ch := range changes {
+		ch.audience(func(user string, ev Event) {
+			if err != nil {
+				return
+			}
+			if user != "" && x.hub.stored {
+				ev.Seq, err = w.append(user, ev)
+			}
+			switch {
+			case !live:
+			case user == "":
+				all = append(all, ev)
+			default:
+				mine = append(mine, userEvent{user: user, ev: ev})
+			}
+		})
+	}
+	if err != nil {
+		return err
+	}
+	if live {
+		tx.OnCommit(func() { x.hub.publish(all, mine) })
+	}
+	return nil
 }
 
 // audience decides who the change concerns, and calls tell once for each
 // with the event that one is told: SubscribeAll (user "") and the owner's
 // subscribers get the owner's event; for a read, the other user's
-// subscribers get the read receipt with their own counts. Every event of a
-// change has the same Seq.
-func (ch change) audience(seq uint64, tell func(user string, ev Event)) {
-	ev := Event{Seq: seq, Kind: ch.kind, User: ch.owner, Other: ch.other, ReadUpTo: ch.readUpTo,
+// subscribers get the read receipt with their own counts.
+func (ch change) audience(tell func(user string, ev Event)) {
+	ev := Event{Kind: ch.kind, User: ch.owner, Other: ch.other, ReadUpTo: ch.readUpTo,
 		Unread: ch.unread, ConversationUnread: ch.convUnread}
 	switch ch.kind {
-	case MessageReceived, MessageSent, MessageDeleted:
+	case MessageReceived, MessageSent, MessageDeleted, MessageRetracted:
 		ev.Message = ch.msg
 	}
 	tell("", ev)

@@ -6,6 +6,8 @@ package messaging
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/socialkit/messaging/internal/keys"
@@ -116,7 +118,14 @@ func appendMessageBody(b []byte, m MessageRecord) []byte {
 	if m.DeletedUnread {
 		flags |= flagDeletedUnread
 	}
-	return append(b, flags)
+	b = append(b, flags)
+	// Metadata, in sorted key order so that equal maps encode alike.
+	b = binary.AppendUvarint(b, uint64(len(m.Meta)))
+	for _, k := range slices.Sorted(maps.Keys(m.Meta)) {
+		b = appendString(b, k)
+		b = appendString(b, m.Meta[k])
+	}
+	return b
 }
 
 // decoder reads a record. The first failure sticks; every value read after
@@ -202,8 +211,43 @@ func (d *decoder) messageBody() MessageRecord {
 			}
 			m.DeletedUnread = p[0]&flagDeletedUnread != 0
 		}
+		m.Meta = d.meta()
 	}
 	return m
+}
+
+// meta reads a metadata map: nil when it has no entries.
+func (d *decoder) meta() map[string]string {
+	n := d.uvarint()
+	if n == 0 || d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) { // each entry takes at least two bytes
+		d.err = corrupt("bad metadata count %d", n)
+		return nil
+	}
+	meta := make(map[string]string, n)
+	for range n {
+		k := d.string()
+		meta[k] = d.string()
+	}
+	if d.err == nil && uint64(len(meta)) != n {
+		d.err = corrupt("repeated metadata key")
+	}
+	return meta
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.err = corrupt("bad varint")
+		return 0
+	}
+	d.b = d.b[k:]
+	return n
 }
 
 // finish reports the first failure, or trailing bytes, with what names the
@@ -258,4 +302,29 @@ func decodeMessage(b []byte) (MessageRecord, error) {
 		return MessageRecord{}, err
 	}
 	return m, nil
+}
+
+// An idempotency record is the version byte, the message ID, Created, the
+// 32-byte digest and Expires. Sender and Key are its key.
+func encodeIdempotency(rec IdempotencyRecord) []byte {
+	b := make([]byte, 0, 1+8+2*timeLen+len(rec.Digest))
+	b = append(b, recordVersion)
+	b = binary.BigEndian.AppendUint64(b, rec.MessageID)
+	b = appendTime(b, rec.Created)
+	b = append(b, rec.Digest[:]...)
+	return appendTime(b, rec.Expires)
+}
+
+func decodeIdempotency(sender, key string, b []byte) (IdempotencyRecord, error) {
+	d := decoder{b: b}
+	d.version()
+	rec := IdempotencyRecord{Sender: sender, Key: key}
+	rec.MessageID = d.uint64()
+	rec.Created = d.time()
+	copy(rec.Digest[:], d.take(len(rec.Digest)))
+	rec.Expires = d.time()
+	if err := d.finish("bolt: idempotency key %q of %q", key, sender); err != nil {
+		return IdempotencyRecord{}, err
+	}
+	return rec, nil
 }

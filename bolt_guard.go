@@ -28,6 +28,14 @@ func readOnly(tx *bbolt.Tx, name []byte) roBucket { return roBucket{tx.Bucket(na
 
 func (r roBucket) exists() bool { return r.b != nil }
 
+// sequence returns the bucket's sequence (0 for a missing bucket).
+func (r roBucket) sequence() uint64 {
+	if r.b == nil {
+		return 0
+	}
+	return r.b.Sequence()
+}
+
 // get returns the value of key, nil if there is none or key names a nested
 // bucket. The value lives in the bbolt page: copy it before the transaction
 // ends.
@@ -100,3 +108,5 @@ func (w writer) createBucketIfNotExists(b roBucket, name []byte) (roBucket, erro
 func (w writer) deleteBucket(b roBucket, name []byte) error { return w.bbolt(b).DeleteBucket(name) }
 
 func (w writer) nextSequence(b roBucket) (uint64, error) { return w.bbolt(b).NextSequence() }
+
+func (w writer) setSequence(b roBucket, v uint64) error { return w.bbolt(b).SetSequence(v) }

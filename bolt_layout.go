@@ -38,6 +38,21 @@ import (
 //	                    uint64(ID) -> (empty)
 //	        "x"                        bucket: the LastUpdate order of "c"
 //	            ^time(LastUpdate) ‖ <other> -> (empty)
+//	"messaging.blocks"                 bucket (format 2)
+//	    <user> ‖ 0x00 ‖ <other> -> (empty)                 (user blocks other)
+//	"messaging.idempotency"            bucket (format 2)
+//	    <sender> ‖ 0x00 ‖ <key> -> idempotency record
+//	"messaging.idempotency.expiry"     bucket (format 2): the Expires order of the above
+//	    time(Expires) ‖ <sender> ‖ 0x00 ‖ <key> -> (empty)
+//	"messaging.streams"                bucket (format 2)
+//	    <user>                         bucket, one per stream that holds events
+//	        uint64(Seq) -> event data
+//
+// User ids hold no control character, so 0x00 ends the user part of a key
+// and byte order is (user, other) and (sender, key) order; an idempotency
+// key may hold any byte, since it comes last. A tombstone's value is empty,
+// or 0x01 for a retracted message. Blocks, idempotency records and streams
+// are apart from the inboxes, which they outlive.
 //
 // "t" holds the IDs DeleteMessage removed from the conversation (ReadTx.Deleted).
 // It goes with the conversation bucket, so DeleteConversation and DeleteInbox
@@ -55,13 +70,18 @@ import (
 // <other> ascending, order; every list read is a Seek and a walk of one
 // page. Package internal/keys holds these encodings, and fuzzes them.
 //
-// Records are a version byte (1) followed by fixed-width big-endian integers,
+// Records are a version byte (2; 1 before messages had flags and
+// metadata, still read) followed by fixed-width big-endian integers,
 // 12-byte times and uvarint-length-prefixed strings (see encodeInbox,
 // encodeConversation, appendMessage). Owner and Other are not stored in
 // records: they are the bucket names the record lives under.
 //
 // BoltStore.Check walks all of this and reports what does not fit.
-const boltFormatVersion uint64 = 1
+//
+// Format 1 had no blocks, idempotency records or streams; opening a format
+// 1 file for writing adds their buckets and records format 2, and format 1
+// files open read-only as they are (the missing buckets read as empty).
+const boltFormatVersion uint64 = 2
 
 // The names of the buckets and keys of the layout documented on
 // boltFormatVersion.
@@ -81,36 +101,62 @@ var (
 	keyIDs      = []byte("d") // in a conversation bucket
 	keyTombs    = []byte("t") // in a conversation bucket, created on first use
 
+	bucketBlocks      = []byte("messaging.blocks")
+	bucketIdempotency = []byte("messaging.idempotency")
+	bucketIdemExpiry  = []byte("messaging.idempotency.expiry")
+	bucketStreams     = []byte("messaging.streams")
+
+	// rootBuckets are created by initLayout; those after bucketUsers came
+	// with format 2 (upgradeLayout).
+	rootBuckets = [][]byte{bucketUsers, bucketBlocks, bucketIdempotency, bucketIdemExpiry, bucketStreams}
+
+	tombRetracted = []byte{1} // the value of a retracted message's tombstone
+
 	emptyValue = []byte{}
 )
 
 // readLayout reports whether tx sees an empty database (no root bucket at
-// all), or else whether it holds a store this code can read.
-func readLayout(tx *bbolt.Tx) (empty bool, err error) {
+// all), or else whether it holds a store this code can read, and its
+// format.
+func readLayout(tx *bbolt.Tx) (empty bool, version uint64, err error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if k, _ := tx.Cursor().First(); k == nil {
-			return true, nil
+			return true, 0, nil
 		}
-		return false, wrapf(ErrNotStore, "bbolt file without the %q bucket", bucketMeta)
+		return false, 0, wrapf(ErrNotStore, "bbolt file without the %q bucket", bucketMeta)
 	}
 	if !bytes.Equal(meta.Get(keyMarker), markerData) {
-		return false, wrapf(ErrNotStore, "%q bucket without our marker", bucketMeta)
+		return false, 0, wrapf(ErrNotStore, "%q bucket without our marker", bucketMeta)
 	}
 	v := meta.Get(keyVersion)
 	if len(v) != 8 {
-		return false, wrapf(ErrNotStore, "malformed format version")
+		return false, 0, wrapf(ErrNotStore, "malformed format version")
 	}
-	switch ver := binary.BigEndian.Uint64(v); {
-	case ver > boltFormatVersion:
-		return false, wrapf(ErrVersion, "file format %d, this version reads up to %d", ver, boltFormatVersion)
-	case ver == 0:
-		return false, wrapf(ErrNotStore, "format version 0")
+	switch version = binary.BigEndian.Uint64(v); {
+	case version > boltFormatVersion:
+		return false, 0, wrapf(ErrVersion, "file format %d, this version reads up to %d", version, boltFormatVersion)
+	case version == 0:
+		return false, 0, wrapf(ErrNotStore, "format version 0")
 	}
 	if tx.Bucket(bucketUsers) == nil {
-		return false, wrapf(ErrNotStore, "the %q bucket is missing", bucketUsers)
+		return false, 0, wrapf(ErrNotStore, "the %q bucket is missing", bucketUsers)
 	}
-	return false, nil
+	return false, version, nil
+}
+
+// upgradeLayout brings a format 1 file to format 2: the buckets it lacks,
+// then the version.
+func upgradeLayout(tx *bbolt.Tx) error {
+	for _, name := range rootBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return wrapf(err, "bolt: upgrade to format %d", boltFormatVersion)
+		}
+	}
+	if err := tx.Bucket(bucketMeta).Put(keyVersion, binary.BigEndian.AppendUint64(nil, boltFormatVersion)); err != nil {
+		return wrapf(err, "bolt: upgrade to format %d", boltFormatVersion)
+	}
+	return nil
 }
 
 // initLayout creates the root buckets of an empty database.
@@ -125,8 +171,10 @@ func initLayout(tx *bbolt.Tx) error {
 	if err := meta.Put(keyVersion, binary.BigEndian.AppendUint64(nil, boltFormatVersion)); err != nil {
 		return wrapf(err, "bolt: init")
 	}
-	if _, err := tx.CreateBucket(bucketUsers); err != nil {
-		return wrapf(err, "bolt: init")
+	for _, name := range rootBuckets {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return wrapf(err, "bolt: init")
+		}
 	}
 	return nil
 }

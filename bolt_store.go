@@ -166,24 +166,30 @@ func NewBoltStore(db *bbolt.DB) (*BoltStore, error) {
 
 func newBoltStore(db *bbolt.DB, owns bool) (*BoltStore, error) {
 	var empty bool
+	var version uint64
 	if err := db.View(func(tx *bbolt.Tx) error {
 		var err error
-		empty, err = readLayout(tx)
+		empty, version, err = readLayout(tx)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	if empty {
-		if db.IsReadOnly() {
-			return nil, wrapf(ErrNotStore, "read-only database holds no store to read")
-		}
+	if empty && db.IsReadOnly() {
+		return nil, wrapf(ErrNotStore, "read-only database holds no store to read")
+	}
+	if (empty || version < boltFormatVersion) && !db.IsReadOnly() {
 		if err := db.Update(func(tx *bbolt.Tx) error {
 			// Read it again: another user of db may have written since.
-			empty, err := readLayout(tx)
-			if err != nil || !empty {
+			empty, version, err := readLayout(tx)
+			switch {
+			case err != nil:
 				return err
+			case empty:
+				return initLayout(tx)
+			case version < boltFormatVersion:
+				return upgradeLayout(tx)
 			}
-			return initLayout(tx)
+			return nil
 		}); err != nil {
 			return nil, err
 		}
@@ -213,7 +219,7 @@ func probeBoltFile(path string, o BoltOptions) error {
 		return boltOpenError(err, o.Timeout)
 	}
 	err = db.View(func(tx *bbolt.Tx) error {
-		_, err := readLayout(tx)
+		_, _, err := readLayout(tx)
 		return err
 	})
 	if cerr := db.Close(); cerr != nil && err == nil {

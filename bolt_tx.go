@@ -18,8 +18,12 @@ var errTxDone = errors.New("messaging: bolt: transaction used after its function
 // boltReadTx is the ReadTx of View, and the read half of boltTx. It reads
 // through roBucket only (see bolt_guard.go).
 type boltReadTx struct {
-	users roBucket // "messaging.users"
-	ended bool
+	users   roBucket // "messaging.users"
+	blocks  roBucket // "messaging.blocks"
+	idem    roBucket // "messaging.idempotency"
+	expiry  roBucket // "messaging.idempotency.expiry"
+	streams roBucket // "messaging.streams"
+	ended   bool
 }
 
 var _ ReadTx = (*boltReadTx)(nil)
@@ -38,6 +42,11 @@ func (t *boltReadTx) bind(tx *bbolt.Tx) error {
 	if !t.users.exists() {
 		return corrupt("bolt: the %q bucket is missing", bucketUsers)
 	}
+	// Missing in a format 1 file opened read-only: they read as empty.
+	t.blocks = readOnly(tx, bucketBlocks)
+	t.idem = readOnly(tx, bucketIdempotency)
+	t.expiry = readOnly(tx, bucketIdemExpiry)
+	t.streams = readOnly(tx, bucketStreams)
 	return nil
 }
 
@@ -281,6 +290,48 @@ func (t *boltReadTx) Deleted(owner, other string, id uint64) (bool, error) {
 	return cb.bucket(keyTombs).get(keys.ID(id)) != nil, nil
 }
 
+// Tombstones walks the conversation's "t" bucket from a Seek past afterID.
+func (t *boltReadTx) Tombstones(owner, other string, afterID uint64, limit int) ([]Tombstone, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	cb, _, _, err := t.conv(owner, other)
+	tombs := cb.bucket(keyTombs)
+	if err != nil || !tombs.exists() || limit <= 0 || afterID == math.MaxUint64 {
+		return nil, err
+	}
+	var out []Tombstone
+	c := tombs.cursor()
+	for k, v := c.Seek(keys.ID(afterID + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+		tomb, err := decodeTombstone(k, v)
+		if err != nil {
+			return nil, wrapf(err, "bolt: tombstone in %q/%q", owner, other)
+		}
+		out = append(out, tomb)
+	}
+	return out, nil
+}
+
+func decodeTombstone(k, v []byte) (Tombstone, error) {
+	id, err := keys.ParseID(k)
+	switch {
+	case err != nil:
+		return Tombstone{}, corrupt("%s", err)
+	case len(v) == 0:
+		return Tombstone{ID: id}, nil
+	case bytes.Equal(v, tombRetracted):
+		return Tombstone{ID: id, Retracted: true}, nil
+	}
+	return Tombstone{}, corrupt("value %x", v)
+}
+
+func tombstoneValue(tomb Tombstone) []byte {
+	if tomb.Retracted {
+		return tombRetracted
+	}
+	return emptyValue
+}
+
 func getMessage(msgs roBucket, mk []byte) (MessageRecord, error) {
 	v := msgs.get(mk)
 	if v == nil {
@@ -344,6 +395,44 @@ func (t *boltTx) NextID() (uint64, error) {
 		return 0, wrapf(err, "bolt: next id")
 	}
 	return id, nil
+}
+
+// AdvanceID raises the meta bucket's sequence to id.
+func (t *boltTx) AdvanceID(id uint64) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	if t.meta.sequence() >= id {
+		return nil
+	}
+	w, err := t.write()
+	if err != nil {
+		return err
+	}
+	return wrapf(w.setSequence(t.meta, id), "bolt: advance id to %d", id)
+}
+
+// PutTombstone writes the tombstone into "t", created on first use.
+func (t *boltTx) PutTombstone(owner, other string, tomb Tombstone) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	cb, _, _, err := t.conv(owner, other)
+	if err != nil {
+		return err
+	}
+	if !cb.exists() {
+		return ErrNotFound
+	}
+	w, err := t.write()
+	if err != nil {
+		return err
+	}
+	tombs, err := w.createBucketIfNotExists(cb, keyTombs)
+	if err == nil {
+		err = w.put(tombs, keys.ID(tomb.ID), tombstoneValue(tomb))
+	}
+	return wrapf(err, "bolt: put tombstone %d in %q/%q", tomb.ID, owner, other)
 }
 
 // PutInbox creates the owner bucket with its nested buckets on first use.

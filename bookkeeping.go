@@ -250,6 +250,68 @@ func removeMessage(tx Tx, owner, other string, id uint64) ([]change, error) {
 	return []change{{kind: MessageDeleted, owner: owner, other: other, msg: deleted, unread: unread, convUnread: c.Unread}}, nil
 }
 
+// retract deletes the message id that owner sent from both conversations of
+// the pair and marks both tombstones retracted. The recipient may have
+// deleted their copy, or the whole conversation, already.
+func retract(tx Tx, owner, other string, id uint64) ([]change, error) {
+	m, err := tx.Message(owner, other, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Sender != owner {
+		return nil, wrapf(ErrNotSender, "message %d is from %q", id, m.Sender)
+	}
+	changes, err := removeMessage(tx, owner, other, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutTombstone(owner, other, Tombstone{ID: id, Retracted: true}); err != nil {
+		return nil, err
+	}
+	theirs := change{owner: other, other: owner, msg: message(ConversationRecord{Owner: other}, m)}
+	theirs.msg.New = false // their copy is gone already, if they are told of it below
+	switch peer, err := tx.Conversation(other, owner); {
+	case errors.Is(err, ErrNotFound) || err == nil && peer.FirstID > id:
+		// Their conversation is gone, or started after the message.
+		theirs.unread, err = unreadOf(tx, other)
+		if err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if _, err := tx.Message(other, owner, id); err == nil {
+			removed, err := removeMessage(tx, other, owner, id)
+			if err != nil {
+				return nil, err
+			}
+			theirs = removed[0]
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		} else {
+			theirs.convUnread = peer.Unread
+			if theirs.unread, err = unreadOf(tx, other); err != nil {
+				return nil, err
+			}
+		}
+		if err := tx.PutTombstone(other, owner, Tombstone{ID: id, Retracted: true}); err != nil {
+			return nil, err
+		}
+	}
+	changes = append(changes, theirs)
+	for i := range changes { // told as retracted, without the retracted content
+		changes[i].kind = MessageRetracted
+		changes[i].msg.Text, changes[i].msg.Meta = "", nil
+	}
+	return changes, nil
+}
+
+// unreadOf is owner's inbox unread count; 0 without an inbox.
+func unreadOf(tx ReadTx, owner string) (int, error) {
+	box, err := tx.Inbox(owner)
+	return box.Unread, ignoreNotFound(err)
+}
+
 // removeConversation deletes owner's conversation with other and lowers the
 // inbox count by its unread messages, whose senders keep no receipt of them.
 func removeConversation(tx Tx, owner, other string) ([]change, error) {

@@ -114,3 +114,15 @@ func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
 	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) { return removeMessage(tx, c.Owner, c.Username, id) })
 	return c.wrap(err, fmt.Sprintf("delete message %d", id))
 }
+
+// Retract deletes a message the owner sent, for both users, in one
+// transaction: the owner's copy and the recipient's (if they still have
+// it), with the recipient's unread counts falling if they had not read it,
+// and both conversations' summaries and LastUpdate following. Both users'
+// subscribers get MessageRetracted. A message the owner did not send is
+// ErrNotSender; one not in this conversation (or retracted already),
+// ErrNotFound.
+func (c *Conversation) Retract(ctx context.Context, id uint64) error {
+	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) { return retract(tx, c.Owner, c.Username, id) })
+	return c.wrap(err, fmt.Sprintf("retract message %d", id))
+}

@@ -37,6 +37,31 @@ var (
 	// ErrInvalidTime: a time given with WithCreated is outside the years 1
 	// to 9999, which JSON (RFC 3339) and SQL cannot carry.
 	ErrInvalidTime = errors.New("messaging: time outside the years 1 to 9999")
+
+	// ErrInvalidMeta: metadata given with WithMeta breaks a limit: more
+	// than MaxMetaEntries entries, a key empty, longer than MaxMetaKeyBytes,
+	// not valid UTF-8 or holding a control character, a value not valid
+	// UTF-8, or keys and values over MaxMetaBytes in all.
+	ErrInvalidMeta = errors.New("messaging: invalid metadata")
+
+	// ErrInvalidKey: an idempotency key is empty or longer than
+	// MaxIdempotencyKeyBytes.
+	ErrInvalidKey = errors.New("messaging: invalid idempotency key")
+)
+
+// These errors are returned when the state of the store forbids a write.
+// Nothing is written when one of them is returned.
+var (
+	// ErrBlocked: one of the two users blocks the other, so no message
+	// goes between them.
+	ErrBlocked = errors.New("messaging: blocked")
+
+	// ErrNotSender: only the sender of a message may retract it.
+	ErrNotSender = errors.New("messaging: not the sender of the message")
+
+	// ErrIdempotencyConflict: an idempotency key was used before by the
+	// same sender for another recipient, text or metadata.
+	ErrIdempotencyConflict = errors.New("messaging: idempotency key used for another message")
 )
 
 // These errors are returned by lookups and by stores.
@@ -56,6 +81,12 @@ var (
 	// wrap it with what they found; Inboxes.Verify reports such records
 	// as problems instead.
 	ErrCorrupt = errors.New("messaging: corrupt store")
+
+	// ErrResumeTooOld: SubscribeFrom was asked to resume from a position
+	// whose following events are no longer kept (Options.EventHistory), or
+	// that the user's stream never reached. The client must reload its
+	// state and subscribe afresh.
+	ErrResumeTooOld = errors.New("messaging: cannot resume the event stream from there")
 )
 
 // These errors can be returned when opening a store (OpenBoltStore,
@@ -119,4 +150,13 @@ func wrapf(err error, format string, args ...any) error {
 		return nil
 	}
 	return &wrappedError{context: fmt.Sprintf(format, args...), err: err}
+}
+
+// ignoreNotFound returns nil for an error wrapping ErrNotFound: a lookup
+// that may find nothing.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 )
 
 // EventKind says what an Event reports. It marshals to JSON as its text
@@ -27,6 +28,10 @@ const (
 	ConversationDeleted
 	// InboxDeleted: User's inbox was deleted.
 	InboxDeleted
+	// MessageRetracted: the sender retracted Message: it is gone from
+	// User's conversation with Other (if it was still there). Both users
+	// are told; the retracted text and metadata are not repeated.
+	MessageRetracted
 )
 
 var kindNames = [...]string{
@@ -36,6 +41,7 @@ var kindNames = [...]string{
 	MessageDeleted:      "message_deleted",
 	ConversationDeleted: "conversation_deleted",
 	InboxDeleted:        "inbox_deleted",
+	MessageRetracted:    "message_retracted",
 }
 
 // String returns the kind's name, as in JSON.
@@ -73,18 +79,19 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 // copy and counts only: a read receipt delivered to the sender (Other of a
 // ConversationRead) has the sender's counts, never the reader's.
 type Event struct {
-	// Seq numbers the events of a subscription in commit order: for
-	// SubscribeAll, every event of this Inboxes from 1; for Subscribe, the
-	// same numbers, so a user's events have increasing, not consecutive,
-	// Seqs.
+	// Seq is the event's position. For a subscription to one user, it is
+	// the position in that user's stream: gap-free, in commit order, the
+	// same in every process sharing the store, and what SubscribeFrom
+	// resumes after. For SubscribeAll, it numbers this Inboxes' events from
+	// 1 in commit order.
 	Seq  uint64    `json:"seq"`
 	Kind EventKind `json:"kind"`
 	// User is the owner of the inbox that changed.
 	User string `json:"user"`
 	// Other is the other user of the conversation; empty for InboxDeleted.
 	Other string `json:"other,omitempty"`
-	// Message is User's copy, for MessageReceived, MessageSent and
-	// MessageDeleted.
+	// Message is User's copy, for MessageReceived, MessageSent,
+	// MessageDeleted and MessageRetracted.
 	Message Message `json:"message,omitzero"`
 	// ReadUpTo is the new read mark, for ConversationRead: every message
 	// of the conversation with an ID up to it is read.
@@ -114,50 +121,52 @@ const (
 )
 
 // Subscription receives the events of one user, or of all users, that
-// commit after it was made. Read them with Next or Events. It holds no
-// goroutine; Close it when done. It is safe for concurrent use: goroutines
-// reading one subscription divide its events between them, and each of them
-// waiting in Next is woken when an event is pending.
+// commit after it was made (or, from SubscribeFrom, after a position in the
+// user's stream). Read them with Next or Events. It holds no goroutine;
+// Close it when done. It is safe for concurrent use: goroutines reading one
+// subscription divide its events between them, and each of them waiting in
+// Next is woken when an event is pending.
 type Subscription struct {
-	h    *hub
-	user string // "" for all users
-	feed *feed  // user's feed; nil for all users
-	done chan struct{}
+	h       *hub
+	inboxes *Inboxes
+	user    string // "" for all users
+	feed    *feed  // user's feed; nil for all users
+	done    chan struct{}
+	readMu  sync.Mutex // one reader of the stored stream at a time
 
 	// Guarded by h.mu.
-	pos uint64 // position of the next event to take, in the feed or the ring
-	err error  // why the subscription ended
+	pos     uint64  // SubscribeAll: position of the next event in the ring
+	cursor  uint64  // per user: Seq of the last event taken
+	synced  uint64  // per user: the stream's known end when it was last read from the store
+	pending []Event // per user: read from the store, not taken yet
+	err     error   // why the subscription ended
 }
 
-// Subscribe returns a subscription to the events of user's inbox, and to
-// the read receipts of the messages user sent (ConversationRead events of
-// which user is the Other, carrying user's counts). Events are delivered
-// only after their write commits, in commit order, never for a write that
-// failed; the events of a write in flight while Subscribe is called may or
-// may not be delivered.
-func (x *Inboxes) Subscribe(user string) (*Subscription, error) {
-	if err := validUser(user); err != nil {
-		return nil, wrapf(inputError("user", err), "subscribe")
-	}
-	return x.hub.subscribe(user)
-}
-
-// SubscribeAll returns a subscription to the events of every inbox: one
-// event per change (a read is one ConversationRead, with the reader's
-// counts).
+// SubscribeAll returns a subscription to the events of every inbox in this
+// process: one event per change (a read is one ConversationRead, with the
+// reader's counts), numbered by its own Seq in commit order. It is not
+// resumable and does not see other processes' writes.
 func (x *Inboxes) SubscribeAll() (*Subscription, error) {
-	return x.hub.subscribe("")
+	return x.hub.subscribe("", 0, 0)
 }
 
 // Next returns the subscription's next event, waiting for one if need be.
-// It returns ErrOverflow if the subscriber fell behind, ErrClosed after
-// Close of the subscription or of the Inboxes, and an error wrapping
-// ctx.Err() if ctx ends first.
+// It returns ErrOverflow if the subscriber fell behind further than the
+// events kept for it, ErrClosed after Close of the subscription or of the
+// Inboxes, and an error wrapping ctx.Err() if ctx ends first.
 func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	for {
-		ev, wait, err := s.h.take(s)
-		if err != nil || wait == nil {
-			return ev, err
+		ev, wait, read, err := s.h.take(s)
+		switch {
+		case err != nil:
+			return Event{}, err
+		case read:
+			if err := s.readStream(ctx); err != nil {
+				return Event{}, err
+			}
+			continue
+		case wait == nil:
+			return ev, nil
 		}
 		select {
 		case <-wait:

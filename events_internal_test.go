@@ -133,7 +133,7 @@ func TestEveryWaiterOfOneSubscriptionIsWoken(t *testing.T) {
 			ctx := context.Background()
 			x := New(NewMemoryStore())
 			defer x.Close()
-			sub, err := x.hub.subscribe(user)
+			sub, err := x.hub.subscribe(user, 0, 0)
 			require.NoError(t, err)
 			defer sub.Close()
 			const workers = 4

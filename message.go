@@ -20,6 +20,12 @@ type Message struct {
 	// false for a message the owner received, and for one the recipient
 	// deleted, or deleted the conversation of, before reading it.
 	ReadByRecipient bool `json:"read_by_recipient"`
+
+	// Meta is the message's metadata as sent with WithMeta (attachments as
+	// references the application keeps elsewhere, links, client ids); nil
+	// when it has none. The map is the caller's: changing it changes
+	// nothing stored.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // SendOption changes how SendMessage stores a message. A nil SendOption is
@@ -28,6 +34,9 @@ type SendOption func(*sendOptions)
 
 type sendOptions struct {
 	created time.Time
+	meta    map[string]string
+	key     string
+	keyed   bool
 }
 
 // WithCreated sets the message's Created time instead of now: for imports
@@ -37,6 +46,41 @@ type sendOptions struct {
 // by Created, but it is still new to its recipient.
 func WithCreated(t time.Time) SendOption {
 	return func(o *sendOptions) { o.created = t }
+}
+
+// WithMeta attaches metadata to the message: string keys and values the
+// library keeps with both copies and hands back in Message.Meta, in events
+// and in the conversation preview. Attachments are references the
+// application stores elsewhere (a URL, a file id, a type, a size): the
+// library keeps them, not the files. The map is copied; a message with
+// metadata may have empty text. The limits (MaxMetaEntries,
+// MaxMetaKeyBytes, MaxMetaBytes) are checked by SendMessage:
+// ErrInvalidMeta. An empty map is no metadata.
+func WithMeta(meta map[string]string) SendOption {
+	meta = cloneMeta(meta)
+	return func(o *sendOptions) { o.meta = meta }
+}
+
+// WithIdempotencyKey makes a retried send harmless: a send whose sender
+// and key match an earlier committed send returns that send's message (same
+// ID and Created) and writes nothing, emits nothing; the same key with
+// another recipient, text or metadata is ErrIdempotencyConflict. Keys are
+// 1 to MaxIdempotencyKeyBytes bytes, kept per sender for at least
+// Options.IdempotencyWindow (24 hours by default).
+func WithIdempotencyKey(key string) SendOption {
+	return func(o *sendOptions) { o.key, o.keyed = key, true }
+}
+
+// cloneMeta copies meta; nil or empty gives nil.
+func cloneMeta(meta map[string]string) map[string]string {
+	if len(meta) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(meta))
+	for k, v := range meta {
+		out[k] = v
+	}
+	return out
 }
 
 // preview cuts text to at most PreviewRunes runes.
@@ -63,5 +107,7 @@ func message(rec ConversationRecord, m MessageRecord) Message {
 		New:       m.Recipient == rec.Owner && m.ID > rec.ReadMark,
 
 		ReadByRecipient: m.Sender == rec.Owner && m.ID <= rec.PeerReadMark && !m.DeletedUnread,
+
+		Meta: cloneMeta(m.Meta),
 	}
 }

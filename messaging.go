@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -12,10 +13,18 @@ import (
 // Inboxes is every user's inbox in one store: the entry point of the
 // package. It is safe for concurrent use by many goroutines.
 type Inboxes struct {
-	store    Store
-	maxBytes int
-	now      func() time.Time
-	hub      *hub
+	store      Store
+	maxBytes   int
+	now        func() time.Time
+	idemWindow time.Duration
+	history    int // events kept per user stream; 0: none
+	hub        *hub
+
+	// The store's StreamWatcher, started by the first subscription to a
+	// user (streams.go) and stopped by Close.
+	watchOnce sync.Once
+	stopWatch context.CancelFunc
+	watching  sync.WaitGroup
 }
 
 // Options configures an Inboxes. The zero value and nil mean defaults.
@@ -25,11 +34,23 @@ type Options struct {
 	// MaxMessageBytesLimit, is invalid.
 	MaxMessageBytes int
 
+	// EventHistory is how many of the latest events of each user are kept
+	// in the store, for SubscribeFrom to resume from. 0 means
+	// DefaultEventHistory; negative keeps none (then events reach only the
+	// subscribers of this process, and SubscribeFrom always gives
+	// ErrResumeTooOld); more than MaxEventHistory is invalid.
+	EventHistory int
+
 	// EventBuffer is how many of the latest events are kept for
 	// subscribers that have not read them yet; a subscriber further behind
 	// gets ErrOverflow. 0 means DefaultEventBuffer; negative, or more than
 	// MaxEventBuffer, is invalid.
 	EventBuffer int
+
+	// IdempotencyWindow is how long the keys of WithIdempotencyKey are
+	// kept at least: a retry after that sends the message again. 0 means
+	// DefaultIdempotencyWindow; negative is invalid.
+	IdempotencyWindow time.Duration
 
 	// Now is the clock that stamps messages sent without WithCreated. nil
 	// means time.Now. Whatever it says, a new message is never stamped
@@ -84,13 +105,28 @@ func NewWithOptions(store Store, opts *Options) (*Inboxes, error) {
 	case o.EventBuffer == 0:
 		o.EventBuffer = DefaultEventBuffer
 	}
+	switch {
+	case o.EventHistory > MaxEventHistory:
+		return nil, fmt.Errorf("messaging: Options.EventHistory %d is above %d", o.EventHistory, MaxEventHistory)
+	case o.EventHistory == 0:
+		o.EventHistory = DefaultEventHistory
+	case o.EventHistory < 0:
+		o.EventHistory = 0
+	}
+	switch {
+	case o.IdempotencyWindow < 0:
+		return nil, fmt.Errorf("messaging: Options.IdempotencyWindow %v is negative", o.IdempotencyWindow)
+	case o.IdempotencyWindow == 0:
+		o.IdempotencyWindow = DefaultIdempotencyWindow
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if hook := testHookStore.Load(); hook != nil {
 		store = (*hook)(store)
 	}
-	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, now: o.Now, hub: newHub(o.EventBuffer)}, nil
+	return &Inboxes{store: store, maxBytes: o.MaxMessageBytes, now: o.Now, idemWindow: o.IdempotencyWindow,
+		history: o.EventHistory, hub: newHub(o.EventBuffer, o.EventHistory > 0)}, nil
 }
 
 // Open opens the bbolt file at path, creating it if missing, with default
@@ -107,6 +143,11 @@ func Open(path string) (*Inboxes, error) {
 // after Close return ErrClosed.
 func (x *Inboxes) Close() error {
 	x.hub.close()
+	x.watchOnce.Do(func() {}) // no watcher starts after this
+	if x.stopWatch != nil {
+		x.stopWatch()
+		x.watching.Wait()
+	}
 	return x.store.Close()
 }
 
@@ -126,6 +167,10 @@ func (x *Inboxes) MaxMessageBytes() int { return x.maxBytes }
 // conversation, so that within a conversation such messages sort in the
 // order their sends committed: a screen polling Conversation.Newer misses
 // none.
+//
+// While either user blocks the other it fails with ErrBlocked. With
+// WithIdempotencyKey, a send that repeats an earlier one returns the
+// earlier message and writes nothing.
 func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text string, opts ...SendOption) (Message, error) {
 	var o sendOptions
 	for _, opt := range opts {
@@ -136,8 +181,28 @@ func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text strin
 	if err := x.validSend(sender, recipient, text, o); err != nil {
 		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
 	}
+	var digest [32]byte
+	if o.keyed {
+		digest = sendDigest(recipient, text, o.meta)
+	}
 	var sent MessageRecord
 	err := x.write(ctx, func(tx Tx) ([]change, error) {
+		now := x.now()
+		if o.keyed {
+			earlier, err := replay(tx, sender, o.key, digest, now)
+			if err != nil || earlier != nil {
+				if earlier != nil {
+					sent = MessageRecord{ID: earlier.MessageID, Created: earlier.Created}
+				}
+				return nil, err // a retry: nothing written, nothing told
+			}
+		}
+		switch blocked, err := blockedEitherWay(tx, sender, recipient); {
+		case err != nil:
+			return nil, err
+		case blocked:
+			return nil, ErrBlocked
+		}
 		out, err := conversationOrNew(tx, sender, recipient)
 		if err != nil {
 			return nil, err
@@ -146,20 +211,26 @@ func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text strin
 		if err != nil {
 			return nil, err
 		}
-		m := MessageRecord{Sender: sender, Recipient: recipient, Text: text, Created: o.created.UTC()}
+		m := MessageRecord{Sender: sender, Recipient: recipient, Text: text, Created: o.created.UTC(), Meta: o.meta}
 		if o.created.IsZero() {
-			m.Created = stamp(x.now(), out, in)
+			m.Created = stamp(now, out, in)
 		}
 		if m.ID, err = tx.NextID(); err != nil {
 			return nil, err
 		}
 		sent = m
-		return deliver(tx, out, in, m)
+		changes, err := deliver(tx, out, in, m)
+		if err == nil && o.keyed {
+			err = remember(tx, IdempotencyRecord{Sender: sender, Key: o.key, MessageID: m.ID, Created: m.Created,
+				Digest: digest, Expires: now.Add(x.idemWindow)}, now)
+		}
+		return changes, err
 	})
 	if err != nil {
 		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
 	}
-	return Message{ID: sent.ID, Sender: sender, Recipient: recipient, Text: text, Created: sent.Created}, nil
+	return Message{ID: sent.ID, Sender: sender, Recipient: recipient, Text: text, Created: sent.Created,
+		Meta: cloneMeta(o.meta)}, nil
 }
 
 func (x *Inboxes) validSend(sender, recipient, text string, o sendOptions) error {
@@ -169,8 +240,16 @@ func (x *Inboxes) validSend(sender, recipient, text string, o sendOptions) error
 	if sender == recipient {
 		return inputError("recipient", ErrSelfMessage)
 	}
-	if err := validText(text, x.maxBytes); err != nil {
+	if err := validText(text, x.maxBytes, o.meta != nil); err != nil {
 		return inputError("text", err)
+	}
+	if err := validMeta(o.meta); err != nil {
+		return inputError("meta", err)
+	}
+	if o.keyed {
+		if err := validKey(o.key); err != nil {
+			return inputError("idempotency_key", err)
+		}
 	}
 	if !o.created.IsZero() {
 		return inputError("created", validCreated(o.created))

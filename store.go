@@ -104,6 +104,40 @@ type ReadTx interface {
 	// copy lost. DeleteConversation and DeleteInbox forget them. An unknown
 	// conversation gives false.
 	Deleted(owner, other string, id uint64) (bool, error)
+
+	// Tombstones returns up to limit tombstones of owner's conversation
+	// with other whose ID is greater than afterID, in ascending ID order.
+	// An unknown conversation gives an empty list.
+	Tombstones(owner, other string, afterID uint64, limit int) ([]Tombstone, error)
+
+	// Blocked reports whether user blocks other.
+	Blocked(user, other string) (bool, error)
+
+	// Blocks returns up to limit blocks in ascending (User, Other) byte
+	// order, starting strictly after after (the zero Block starts at the
+	// first). Blocks of one user are listed from Block{User: user}.
+	Blocks(after Block, limit int) ([]Block, error)
+
+	// Idempotency returns the record of sender's idempotency key, or
+	// ErrNotFound. Expired records may still be returned: the caller
+	// compares Expires with its clock.
+	Idempotency(sender, key string) (IdempotencyRecord, error)
+
+	// Idempotencies returns up to limit idempotency records in ascending
+	// (Sender, Key) byte order, starting strictly after after.
+	Idempotencies(after IdempotencyRecord, limit int) ([]IdempotencyRecord, error)
+
+	// StreamBounds returns the Seq of the oldest and the newest event kept
+	// in user's stream; both 0 if it holds none.
+	StreamBounds(user string) (first, last uint64, err error)
+
+	// Events returns up to limit events of user's stream with a Seq greater
+	// than after, in ascending Seq order.
+	Events(user string, after uint64, limit int) ([]EventRecord, error)
+
+	// Streams returns up to limit users whose stream holds events, in
+	// ascending byte order, starting strictly after after.
+	Streams(after string, limit int) ([]string, error)
 }
 
 // Tx reads and writes records inside the function passed to Update. Its
@@ -154,39 +188,44 @@ type Tx interface {
 	// DeleteMessage removes the message with id from owner's conversation
 	// with other and leaves a tombstone for Deleted, or returns ErrNotFound.
 	DeleteMessage(owner, other string, id uint64) error
-}
 
-// InboxRecord is the stored summary of one user's inbox.
-type InboxRecord struct {
-	Owner  string
-	Unread int // new messages over all its conversations
-}
+	// PutTombstone creates or replaces a tombstone in owner's conversation
+	// with other (marking a deletion as a retraction; a copy of a store).
+	// Without the conversation record it returns ErrNotFound.
+	PutTombstone(owner, other string, t Tombstone) error
 
-// ConversationRecord is the stored state of one side of a conversation: its
-// summary and the read marks that message New flags derive from, so that
-// neither counts nor flags need a pass over the messages.
-type ConversationRecord struct {
-	Owner string // whose inbox
-	Other string // the other user
+	// PutBlock records that b.User blocks b.Other; blocking again is no
+	// error. Blocks are kept apart from inboxes: they need none and
+	// outlive DeleteInbox.
+	PutBlock(b Block) error
 
-	Messages   int       // number of messages in this copy
-	Unread     int       // new messages in this copy
-	LastUpdate time.Time // the largest Created among its messages (kept when emptied)
+	// DeleteBlock removes a block, or returns ErrNotFound.
+	DeleteBlock(b Block) error
 
-	// FirstID is the ID of the message that created this conversation: no
-	// message of the pair with a smaller ID can be in it.
-	FirstID uint64
-	// MaxID is the largest message ID ever added to this conversation.
-	MaxID uint64
-	// ReadMark: messages received by Owner with ID <= ReadMark are read.
-	ReadMark uint64
-	// PeerReadMark is Other's ReadMark on their side, mirrored here so that
-	// read receipts need no read of the other inbox.
-	PeerReadMark uint64
+	// PutIdempotency creates or replaces the record of (rec.Sender,
+	// rec.Key).
+	PutIdempotency(rec IdempotencyRecord) error
 
-	// Last is the newest message in (Created, ID) order, with Text cut to a
-	// preview; zero when the conversation is empty.
-	Last MessageRecord
+	// DeleteIdempotencies removes up to limit records whose Expires is
+	// before t, oldest first, and returns how many it removed.
+	DeleteIdempotencies(t time.Time, limit int) (int, error)
+
+	// PutEvent stores rec in rec.User's stream, replacing an event with the
+	// same Seq. Streams are kept apart from inboxes: they outlive
+	// DeleteInbox, so that a client resuming after an inbox was deleted
+	// learns of it. rec.Data may be kept as it is: the caller does not
+	// change it afterwards.
+	PutEvent(rec EventRecord) error
+
+	// DeleteEvents removes the events of user's stream with a Seq up to
+	// and including upTo.
+	DeleteEvents(user string, upTo uint64) error
+
+	// AdvanceID makes NextID return IDs greater than id from now on (it
+	// never lowers them): for a copy of a store, whose IDs must stay as
+	// they were. Like NextID, it may take effect even if the transaction
+	// rolls back (a database sequence does): IDs only grow.
+	AdvanceID(id uint64) error
 }
 
 // Checker is an optional capability of a Store: a check of its own
@@ -196,72 +235,4 @@ type Checker interface {
 	// Check reports every problem it finds to report, and returns an error
 	// only if it could not run the check.
 	Check(ctx context.Context, report func(Problem)) error
-}
-
-// Key returns the position of c in its inbox's LastUpdate order.
-func (c ConversationRecord) Key() ConversationKey {
-	return ConversationKey{LastUpdate: c.LastUpdate, Other: c.Other}
-}
-
-// ConversationKey is a position in an inbox's conversation order: LastUpdate
-// descending, then Other ascending.
-type ConversationKey struct {
-	LastUpdate time.Time
-	Other      string
-}
-
-// MessageRecord is one stored copy of a message. Whether it is new is not
-// stored: it derives from the conversation's ReadMark.
-type MessageRecord struct {
-	ID        uint64
-	Sender    string
-	Recipient string
-	Text      string
-	Created   time.Time // UTC
-
-	// DeletedUnread, on the sender's copy, says that the recipient deleted
-	// their copy (or their conversation) before reading it, so that no
-	// read receipt ever covers it. Always false on the recipient's copy.
-	DeletedUnread bool
-}
-
-// Key returns the position of m in its conversation's (Created, ID) order.
-func (m MessageRecord) Key() MessageKey {
-	return MessageKey{Created: m.Created, ID: m.ID}
-}
-
-// MessageKey is a position in a conversation's message order: Created, then
-// ID.
-type MessageKey struct {
-	Created time.Time
-	ID      uint64
-}
-
-// Compare returns -1, 0 or +1 as k sorts before, with or after o.
-func (k MessageKey) Compare(o MessageKey) int {
-	if c := k.Created.Compare(o.Created); c != 0 {
-		return c
-	}
-	switch {
-	case k.ID < o.ID:
-		return -1
-	case k.ID > o.ID:
-		return 1
-	}
-	return 0
-}
-
-// Compare returns -1, 0 or +1 as k sorts before, with or after o in the
-// conversation order (newest first, then by Other).
-func (k ConversationKey) Compare(o ConversationKey) int {
-	if c := k.LastUpdate.Compare(o.LastUpdate); c != 0 {
-		return -c
-	}
-	switch {
-	case k.Other < o.Other:
-		return -1
-	case k.Other > o.Other:
-		return 1
-	}
-	return 0
 }

@@ -18,6 +18,17 @@ const (
 	// PreviewRunes is how much of the newest message's text a Conversation
 	// carries in LastMessage, so that list screens need no further read.
 	PreviewRunes = 100
+
+	// MaxMetaEntries is the most entries a message's metadata may have.
+	MaxMetaEntries = 32
+	// MaxMetaKeyBytes is the longest metadata key, in bytes.
+	MaxMetaKeyBytes = 64
+	// MaxMetaBytes bounds a message's metadata: its keys and values, in
+	// bytes, all together.
+	MaxMetaBytes = 16 << 10
+
+	// MaxIdempotencyKeyBytes is the longest idempotency key, in bytes.
+	MaxIdempotencyKeyBytes = 128
 )
 
 // validUser returns nil if id is a user id the store accepts, or the
@@ -36,15 +47,40 @@ func validUser(id string) error {
 }
 
 // validText applies the text rules; the length check comes first so that a
-// huge text is refused without being scanned.
-func validText(text string, maxBytes int) error {
+// huge text is refused without being scanned. A message with metadata may
+// have an empty text (a photo).
+func validText(text string, maxBytes int, hasMeta bool) error {
 	switch {
 	case len(text) > maxBytes:
 		return ErrMessageTooLong
 	case !utf8.ValidString(text):
 		return ErrInvalidText
-	case strings.TrimSpace(text) == "":
+	case strings.TrimSpace(text) == "" && !hasMeta:
 		return ErrEmptyMessage
+	}
+	return nil
+}
+
+// validMeta applies the metadata limits.
+func validMeta(meta map[string]string) error {
+	if len(meta) > MaxMetaEntries {
+		return ErrInvalidMeta
+	}
+	total := 0
+	for k, v := range meta {
+		total += len(k) + len(v)
+		if k == "" || len(k) > MaxMetaKeyBytes || !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 ||
+			!utf8.ValidString(v) || total > MaxMetaBytes {
+			return ErrInvalidMeta
+		}
+	}
+	return nil
+}
+
+// validKey applies the idempotency key limits.
+func validKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKeyBytes {
+		return ErrInvalidKey
 	}
 	return nil
 }

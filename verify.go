@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -39,6 +40,8 @@ func (p Problem) String() string {
 //   - a message with one copy, where the other user still has the
 //     conversation (created before the message) and did not delete it;
 //   - two copies of a message that differ;
+//   - a copy left of a message retracted (or deleted) from its conversation,
+//     and metadata beyond the limits;
 //   - and, if the store is a Checker (BoltStore is), whatever the store finds
 //     wrong in its own structure, such as an index entry without a
 //     conversation.
@@ -208,6 +211,22 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	if m.ID > c.MaxID || m.ID < c.FirstID {
 		p("ID outside the conversation's range %d..%d", c.FirstID, c.MaxID)
 	}
+	if validMeta(m.Meta) != nil {
+		p("metadata beyond the limits (%d entries)", len(m.Meta))
+	}
+	if m.DeletedUnread && m.Sender != owner {
+		p("marked as deleted unread on the recipient's copy")
+	}
+	if t, err := v.tombstone(owner, c.Other, m.ID); err != nil {
+		return err
+	} else if t != nil {
+		p("present, but deleted from this conversation (it has a tombstone)")
+	}
+	if t, err := v.tombstone(c.Other, owner, m.ID); err != nil {
+		return err
+	} else if t != nil && t.Retracted {
+		p("retracted, but this copy remains")
+	}
 	if !hasPeer || m.ID < peer.FirstID {
 		return nil // the other side deleted the conversation since
 	}
@@ -224,13 +243,20 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	case err != nil:
 		return err
 	case owner < c.Other && (twin.ID != m.ID || twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
-		twin.Text != m.Text || !twin.Created.Equal(m.Created)):
+		twin.Text != m.Text || !twin.Created.Equal(m.Created) || !maps.Equal(twin.Meta, m.Meta)):
 		p("its two copies differ") // reported from one side only
 	case m.DeletedUnread:
 		p("marked as deleted unread by %q, who still has it", c.Other)
 	}
-	if m.DeletedUnread && m.Sender != owner {
-		p("marked as deleted unread on the recipient's copy")
-	}
 	return nil
+}
+
+// tombstone returns the tombstone of id in owner's conversation with other,
+// or nil.
+func (v *verifier) tombstone(owner, other string, id uint64) (*Tombstone, error) {
+	ts, err := v.tx.Tombstones(owner, other, id-1, 1)
+	if err != nil || len(ts) == 0 || ts[0].ID != id {
+		return nil, err
+	}
+	return &ts[0], nil
 }

@@ -16,6 +16,9 @@ func canon(tm time.Time) time.Time { return tm.UTC().Round(0) }
 
 func normMsg(m messaging.MessageRecord) messaging.MessageRecord {
 	m.Created = canon(m.Created)
+	if len(m.Meta) == 0 {
+		m.Meta = nil
+	}
 	return m
 }
 

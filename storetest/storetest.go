@@ -171,4 +171,20 @@ var suite = []struct {
 	{"Close/Idempotent", testCloseIdempotent},
 
 	{"Concurrency/UpdatesAndViews", testConcurrency},
+
+	{"Blocks/RoundTrip", testBlocksRoundTrip},
+	{"Blocks/ApartFromInboxes", testBlocksApartFromInboxes},
+	{"Blocks/OrderAndPaging", testBlocksOrderAndPaging},
+	{"Blocks/RollBack", testBlocksRollBack},
+
+	{"Idempotency/RoundTripOrderAndPaging", testIdempotencyRoundTrip},
+	{"Idempotency/DeleteExpired", testIdempotencyExpiry},
+
+	{"Streams/RoundTripTrimAndRollBack", testStreamsRoundTrip},
+	{"Streams/ApartFromInboxes", testStreamsApartFromInboxes},
+	{"Streams/ReturnedDataIsACopy", testStreamsIsolation},
+
+	{"Tombstones/ListAndKind", testTombstonesListAndKind},
+	{"Message/MetaRoundTripAndIsolation", testMessageMetaRoundTrip},
+	{"NextID/AdvanceID", testAdvanceID},
 }

@@ -10,6 +10,7 @@
 package keys
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -111,4 +112,32 @@ func ParseConversation(b []byte) (lastUpdate time.Time, other string, err error)
 		return time.Time{}, "", err
 	}
 	return lastUpdate, string(b[TimeLen:]), nil
+}
+
+// ParseID decodes a key made by ID.
+func ParseID(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("ID key of %d bytes", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// Pair returns user ‖ 0x00 ‖ rest: the key of something of user's named by
+// rest (a blocked user, an idempotency key). user must hold no 0x00 (user
+// ids hold no control character), so the first 0x00 ends it, byte order is
+// (user, rest) order, and rest may hold any byte.
+func Pair(user, rest string) []byte {
+	b := make([]byte, 0, len(user)+1+len(rest))
+	b = append(b, user...)
+	b = append(b, 0)
+	return append(b, rest...)
+}
+
+// ParsePair decodes a key made by Pair.
+func ParsePair(b []byte) (user, rest string, err error) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return "", "", fmt.Errorf("pair key %q without its separator", b)
+	}
+	return string(b[:i]), string(b[i+1:]), nil
 }
