@@ -48,9 +48,9 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 		require.Equal(t, len(ref), l.len())
 		if step%1000 == 0 {
 			require.Equal(t, ref, l.after(nil, false, space+1), "step %d", step)
-			for _, ch := range l.chunks {
-				require.NotEmpty(t, ch)
-				require.LessOrEqual(t, len(ch), chunkMax)
+			for c := range l.nchunks() {
+				require.NotEmpty(t, l.chunk(c))
+				require.LessOrEqual(t, len(l.chunk(c)), chunkMax)
 			}
 		}
 	}
