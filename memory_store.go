@@ -1,11 +1,9 @@
 package messaging
 
 import (
-	"cmp"
 	"context"
 	"strings"
 	"sync"
-	"time"
 )
 
 // MemoryStore is a Store that keeps everything in memory: for tests, for
@@ -19,7 +17,9 @@ import (
 // in chunked sorted lists (sortedList), so a write anywhere in an order (a
 // back-dated message, a conversation moving from the bottom of a large inbox
 // to the top, an old message deleted) moves at most one chunk, and a page is
-// read from a binary search.
+// read from a binary search. Records and orders are kept in entries with as
+// few pointers as possible (memory_conv.go), because with many pairs the
+// cost of a send is mostly the garbage collector's scan of what is kept.
 type MemoryStore struct {
 	mu       sync.RWMutex
 	closed   bool
@@ -35,19 +35,9 @@ var _ Store = (*MemoryStore)(nil)
 type memInbox struct {
 	rec   InboxRecord
 	convs map[string]*memConv
-	order *sortedList[ConversationKey] // ConversationKey.Compare order: newest first
-}
-
-type memConv struct {
-	rec     ConversationRecord
-	msgs    *sortedList[MessageRecord] // MessageKey.Compare order
-	ids     *sortedList[memID]         // ascending ID
-	deleted map[uint64]struct{}        // tombstones: IDs DeleteMessage removed; nil until the first
-}
-
-type memID struct {
-	id      uint64
-	created time.Time
+	slots []*memConv          // what the order's entries name; nil where free
+	free  []uint32            // free slots
+	order sortedList[convKey] // oldest first: see convKey
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -145,7 +135,7 @@ func (v *memView) Conversation(owner, other string) (ConversationRecord, error) 
 	if c == nil {
 		return ConversationRecord{}, ErrNotFound
 	}
-	return c.rec, nil
+	return c.rec.record(owner, other), nil
 }
 
 func (v *memView) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
@@ -153,21 +143,32 @@ func (v *memView) Conversations(owner string, after *ConversationKey, limit int)
 	if in == nil {
 		return nil, nil
 	}
-	keys := in.order.after(after, false, limit)
+	var probe func(convKey) int
+	if after != nil {
+		sec, nsec := packTime(after.LastUpdate)
+		probe = func(x convKey) int {
+			if c := cmpTime(x.sec, x.nsec, sec, nsec); c != 0 {
+				return c
+			}
+			return strings.Compare(after.Other, in.slots[x.slot].other)
+		}
+	}
+	keys := in.order.afterBy(probe, true, limit) // oldest first, so newest first is backwards
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	out := make([]ConversationRecord, len(keys))
 	for i, k := range keys {
-		out[i] = in.convs[k.Other].rec
+		c := in.slots[k.slot]
+		out[i] = c.rec.record(owner, c.other)
 	}
 	return out, nil
 }
 
 func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
 	if c := v.conv(owner, other); c != nil {
-		if m, ok := c.find(id); ok {
-			return m, nil
+		if e, ok := c.find(id); ok {
+			return c.message(owner, &e), nil
 		}
 	}
 	return MessageRecord{}, ErrNotFound
@@ -178,11 +179,12 @@ func (v *memView) Messages(owner, other string, after *MessageKey, reverse bool,
 	if c == nil {
 		return nil, nil
 	}
-	var k *MessageRecord
+	var k *memMsg
 	if after != nil {
-		k = &MessageRecord{ID: after.ID, Created: after.Created}
+		sec, nsec := packTime(after.Created)
+		k = &memMsg{sec: sec, nsec: nsec, id: after.ID}
 	}
-	return c.msgs.after(k, reverse, limit), nil
+	return c.messages(owner, c.msgs.after(k, reverse, limit)), nil
 }
 
 func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
@@ -190,15 +192,7 @@ func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) (
 	if c == nil {
 		return nil, nil
 	}
-	ids := c.ids.after(&memID{id: afterID}, false, limit)
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	out := make([]MessageRecord, len(ids))
-	for i, e := range ids {
-		out[i], _ = c.msgs.get(MessageRecord{ID: e.id, Created: e.created})
-	}
-	return out, nil
+	return c.messages(owner, c.byID(afterID, limit)), nil
 }
 
 // Deleted looks id up in the conversation's tombstones.
@@ -211,41 +205,19 @@ func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
 	return ok, nil
 }
 
-func cmpMsg(a, b MessageRecord) int { return a.Key().Compare(b.Key()) }
-func cmpID(a, b memID) int          { return cmp.Compare(a.id, b.id) }
-
 func newMemInbox(rec InboxRecord) *memInbox {
-	return &memInbox{rec: rec, convs: make(map[string]*memConv), order: newSortedList(ConversationKey.Compare)}
-}
-
-func newMemConv(rec ConversationRecord) *memConv {
-	return &memConv{rec: rec, msgs: newSortedList(cmpMsg), ids: newSortedList(cmpID)}
-}
-
-// find returns the message with id.
-func (c *memConv) find(id uint64) (MessageRecord, bool) {
-	e, ok := c.ids.get(memID{id: id})
-	if !ok {
-		return MessageRecord{}, false
+	in := &memInbox{rec: rec, convs: make(map[string]*memConv)}
+	in.order.cmp = func(a, b convKey) int {
+		if c := cmpTime(a.sec, a.nsec, b.sec, b.nsec); c != 0 {
+			return c
+		}
+		if a.slot == b.slot {
+			return 0
+		}
+		return strings.Compare(in.slots[b.slot].other, in.slots[a.slot].other)
 	}
-	return c.msgs.get(MessageRecord{ID: id, Created: e.created})
+	return in
 }
-
-func (c *memConv) insert(m MessageRecord) {
-	c.msgs.insert(m)
-	c.ids.insert(memID{m.ID, m.Created})
-}
-
-func (c *memConv) remove(id uint64) (MessageRecord, bool) {
-	e, ok := c.ids.delete(memID{id: id})
-	if !ok {
-		return MessageRecord{}, false
-	}
-	return c.msgs.delete(MessageRecord{ID: id, Created: e.created})
-}
-
-func (in *memInbox) place(k ConversationKey)   { in.order.insert(k) }
-func (in *memInbox) unplace(k ConversationKey) { in.order.delete(k) }
 
 func (s *MemoryStore) addUser(in *memInbox) {
 	s.inboxes[in.rec.Owner] = in
@@ -258,19 +230,31 @@ func (s *MemoryStore) removeUser(owner string) {
 }
 
 func (in *memInbox) addConv(c *memConv) {
-	in.convs[c.rec.Other] = c
-	in.place(c.rec.Key())
+	if n := len(in.free); n > 0 {
+		c.slot = in.free[n-1]
+		in.free = in.free[:n-1]
+		in.slots[c.slot] = c
+	} else {
+		c.slot = uint32(len(in.slots))
+		in.slots = append(in.slots, c)
+	}
+	in.convs[c.other] = c
+	in.order.insert(c.key())
 }
 
 func (in *memInbox) removeConv(c *memConv) {
-	delete(in.convs, c.rec.Other)
-	in.unplace(c.rec.Key())
+	in.order.delete(c.key())
+	delete(in.convs, c.other)
+	in.slots[c.slot] = nil
+	in.free = append(in.free, c.slot)
 }
 
-func (in *memInbox) setConvRec(c *memConv, rec ConversationRecord) {
-	if old := c.rec.Key(); old != rec.Key() {
-		in.unplace(old)
-		in.place(rec.Key())
+func (in *memInbox) setConvRec(c *memConv, rec memConvRec) {
+	if rec.luSec != c.rec.luSec || rec.luNsec != c.rec.luNsec {
+		in.order.delete(c.key())
+		c.rec = rec
+		in.order.insert(c.key())
+		return
 	}
 	c.rec = rec
 }
@@ -337,10 +321,10 @@ func (t *memTx) PutConversation(rec ConversationRecord) error {
 	}
 	if c := in.convs[rec.Other]; c != nil {
 		t.undo = append(t.undo, memUndo{op: undoConvRec, inbox: in, conv: c, convRec: c.rec})
-		in.setConvRec(c, rec)
+		in.setConvRec(c, packConv(&rec))
 		return nil
 	}
-	c := newMemConv(rec)
+	c := newMemConv(&rec)
 	in.addConv(c)
 	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
 	return nil
@@ -364,11 +348,16 @@ func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 	if c == nil {
 		return ErrNotFound
 	}
-	if old, ok := c.remove(m.ID); ok {
-		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old})
+	if old, odd, ok := c.remove(m.ID); ok {
+		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old, odd: odd})
 	}
-	c.insert(m)
-	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: m})
+	e := packMsg(owner, other, &m)
+	var odd [2]string
+	if e.dir == dirOdd {
+		odd = [2]string{m.Sender, m.Recipient}
+	}
+	c.insert(e, odd)
+	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: memMsg{id: m.ID}})
 	return nil
 }
 
@@ -379,17 +368,17 @@ func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
 	if c == nil {
 		return ErrNotFound
 	}
-	m, ok := c.remove(id)
+	e, odd, ok := c.remove(id)
 	if !ok {
 		return ErrNotFound
 	}
-	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: m})
+	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: e, odd: odd})
 	if _, dup := c.deleted[id]; !dup {
 		if c.deleted == nil {
 			c.deleted = make(map[uint64]struct{})
 		}
 		c.deleted[id] = struct{}{}
-		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: MessageRecord{ID: id}})
+		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: memMsg{id: id}})
 	}
 	return nil
 }
@@ -402,8 +391,9 @@ type memUndo struct {
 	inbox    *memInbox
 	inboxRec InboxRecord
 	conv     *memConv
-	convRec  ConversationRecord
-	msg      MessageRecord
+	convRec  memConvRec
+	msg      memMsg
+	odd      [2]string // msg's Sender and Recipient if msg.dir is dirOdd
 }
 
 type undoOp uint8
@@ -442,11 +432,11 @@ func (s *MemoryStore) rollback() {
 		case undoConvRec:
 			u.inbox.setConvRec(u.conv, u.convRec)
 		case undoMsgAdd:
-			u.conv.remove(u.msg.ID)
+			u.conv.remove(u.msg.id)
 		case undoMsgDel:
-			u.conv.insert(u.msg)
+			u.conv.insert(u.msg, u.odd)
 		case undoTombAdd:
-			delete(u.conv.deleted, u.msg.ID)
+			delete(u.conv.deleted, u.msg.id)
 		}
 	}
 }
