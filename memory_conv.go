@@ -162,17 +162,22 @@ type memConv struct {
 	other   string
 	slot    uint32 // in its inbox's slots while it is in the inbox
 	rec     memConvRec
-	msgs    sortedList[memMsg]   // (Created, ID) order
-	ids     sortedList[memIDKey] // ascending ID; kept once indexed
-	indexed bool                 // msgs has outgrown smallConv since the conversation was created
-	odd     map[uint64][2]string // Sender and Recipient of the entries with dirOdd; nil until the first
-	deleted map[uint64]struct{}  // tombstones: IDs DeleteMessage removed; nil until the first
+	msgs    sortedList[memMsg]    // (Created, ID) order
+	ids     *sortedList[memIDKey] // ascending ID; nil until msgs outgrows smallConv
+	odd     map[uint64][2]string  // Sender and Recipient of the entries with dirOdd; nil until the first
+	deleted map[uint64]struct{}   // tombstones: IDs DeleteMessage removed; nil until the first
+
+	// first is where msgs keeps its first items, so that the conversation
+	// and its first messages are one allocation: with many pairs most
+	// conversations are new and small. msgs.head points into it, so a
+	// memConv is never copied.
+	first [2]memMsg
 }
 
 func newMemConv(rec *ConversationRecord) *memConv {
 	c := &memConv{other: rec.Other, rec: packConv(rec)}
 	c.msgs.cmp = cmpMemMsg
-	c.ids.cmp = cmpIDKey
+	c.msgs.head = c.first[:0]
 	return c
 }
 
@@ -203,7 +208,7 @@ func (c *memConv) messages(owner string, es []memMsg) []MessageRecord {
 
 // find returns the entry of message id.
 func (c *memConv) find(id uint64) (memMsg, bool) {
-	if !c.indexed { // one chunk
+	if c.ids == nil { // one chunk
 		for _, e := range c.msgs.head {
 			if e.id == id {
 				return e, true
@@ -229,18 +234,15 @@ func (c *memConv) insert(e memMsg, odd [2]string) {
 		c.odd[e.id] = odd
 	}
 	switch {
-	case c.indexed:
+	case c.ids != nil:
 		c.ids.insert(memIDKey{id: e.id, sec: e.sec, nsec: e.nsec})
-	case c.msgs.len() > smallConv:
+	case c.msgs.len() > smallConv: // one chunk
 		keys := make([]memIDKey, 0, c.msgs.len())
-		for e := range c.msgs.all {
+		for _, e := range c.msgs.head {
 			keys = append(keys, memIDKey{id: e.id, sec: e.sec, nsec: e.nsec})
 		}
 		slices.SortFunc(keys, cmpIDKey)
-		for _, k := range keys {
-			c.ids.insert(k)
-		}
-		c.indexed = true
+		c.ids = &sortedList[memIDKey]{cmp: cmpIDKey, head: keys, n: len(keys)}
 	}
 }
 
@@ -252,7 +254,7 @@ func (c *memConv) remove(id uint64) (memMsg, [2]string, bool) {
 		return memMsg{}, [2]string{}, false
 	}
 	c.msgs.delete(e)
-	if c.indexed {
+	if c.ids != nil {
 		c.ids.delete(memIDKey{id: id})
 	}
 	var odd [2]string
@@ -268,7 +270,7 @@ func (c *memConv) byID(afterID uint64, limit int) []memMsg {
 	if limit <= 0 {
 		return nil
 	}
-	if !c.indexed {
+	if c.ids == nil {
 		var out []memMsg
 		for _, e := range c.msgs.head { // one chunk
 			if e.id > afterID {
