@@ -28,6 +28,20 @@ type MemoryStore struct {
 	users    *sortedList[string]
 	undo     []memUndo // the running Update's undo log, reused
 	onCommit []func()  // the running Update's callbacks, reused
+
+	// recent are the conversations the running Update looked up last: a
+	// send looks its two conversations up a dozen times, and with many
+	// pairs each map lookup is a cache miss. Only writers use it (readers
+	// share the lock); Update and every removal clear it, so it never
+	// names a conversation that is not in the store.
+	recent     [2]memRecent
+	nextRecent int
+}
+
+type memRecent struct {
+	owner, other string
+	in           *memInbox
+	c            *memConv
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -78,6 +92,7 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		s.undo = s.undo[:0]
 		clear(s.onCommit)
 		s.onCommit = s.onCommit[:0]
+		s.forget()
 	}()
 	if err := fn((*memTx)(s)); err != nil {
 		return err
@@ -131,7 +146,10 @@ func (v *memView) Users(after string, limit int) ([]string, error) {
 }
 
 func (v *memView) Conversation(owner, other string) (ConversationRecord, error) {
-	c := v.conv(owner, other)
+	return findConversation(v.conv(owner, other), owner, other)
+}
+
+func findConversation(c *memConv, owner, other string) (ConversationRecord, error) {
 	if c == nil {
 		return ConversationRecord{}, ErrNotFound
 	}
@@ -166,7 +184,11 @@ func (v *memView) Conversations(owner string, after *ConversationKey, limit int)
 }
 
 func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
-	if c := v.conv(owner, other); c != nil {
+	return findMessage(v.conv(owner, other), owner, id)
+}
+
+func findMessage(c *memConv, owner string, id uint64) (MessageRecord, error) {
+	if c != nil {
 		if e, ok := c.find(id); ok {
 			return c.message(owner, &e), nil
 		}
@@ -225,9 +247,46 @@ func (s *MemoryStore) addUser(in *memInbox) {
 }
 
 func (s *MemoryStore) removeUser(owner string) {
+	s.forget()
 	delete(s.inboxes, owner)
 	s.users.delete(owner)
 }
+
+// lookup returns owner's inbox and its conversation with other, either
+// possibly nil, through recent.
+func (t *memTx) lookup(owner, other string) (*memInbox, *memConv) {
+	for i := range t.recent {
+		if r := &t.recent[i]; r.c != nil && r.owner == owner && r.other == other {
+			return r.in, r.c
+		}
+	}
+	in := t.inboxes[owner]
+	if in == nil {
+		return nil, nil
+	}
+	c := in.convs[other]
+	if c != nil {
+		t.remember(owner, other, in, c)
+	}
+	return in, c
+}
+
+func (t *memTx) remember(owner, other string, in *memInbox, c *memConv) {
+	t.recent[t.nextRecent] = memRecent{owner: owner, other: other, in: in, c: c}
+	t.nextRecent = (t.nextRecent + 1) % len(t.recent)
+}
+
+// inbox returns owner's inbox or nil, through recent.
+func (t *memTx) inbox(owner string) *memInbox {
+	for i := range t.recent {
+		if r := &t.recent[i]; r.in != nil && r.owner == owner {
+			return r.in
+		}
+	}
+	return t.inboxes[owner]
+}
+
+func (s *MemoryStore) forget() { s.recent = [len(s.recent)]memRecent{} }
 
 func (in *memInbox) addConv(c *memConv) {
 	if n := len(in.free); n > 0 {
@@ -240,6 +299,11 @@ func (in *memInbox) addConv(c *memConv) {
 	}
 	in.convs[c.other] = c
 	in.order.insert(c.key())
+}
+
+func (s *MemoryStore) removeConv(in *memInbox, c *memConv) {
+	s.forget()
+	in.removeConv(c)
 }
 
 func (in *memInbox) removeConv(c *memConv) {
@@ -261,18 +325,26 @@ func (in *memInbox) setConvRec(c *memConv, rec memConvRec) {
 
 // The writes. Each logs how to undo itself before it returns.
 
-func (t *memTx) Inbox(owner string) (InboxRecord, error) { return (*memView)(t).Inbox(owner) }
+func (t *memTx) Inbox(owner string) (InboxRecord, error) {
+	in := t.inbox(owner)
+	if in == nil {
+		return InboxRecord{}, ErrNotFound
+	}
+	return in.rec, nil
+}
 func (t *memTx) Users(after string, limit int) ([]string, error) {
 	return (*memView)(t).Users(after, limit)
 }
 func (t *memTx) Conversation(owner, other string) (ConversationRecord, error) {
-	return (*memView)(t).Conversation(owner, other)
+	_, c := t.lookup(owner, other)
+	return findConversation(c, owner, other)
 }
 func (t *memTx) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
 	return (*memView)(t).Conversations(owner, after, limit)
 }
 func (t *memTx) Message(owner, other string, id uint64) (MessageRecord, error) {
-	return (*memView)(t).Message(owner, other, id)
+	_, c := t.lookup(owner, other)
+	return findMessage(c, owner, id)
 }
 func (t *memTx) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
 	return (*memView)(t).Messages(owner, other, after, reverse, limit)
@@ -293,7 +365,7 @@ func (t *memTx) NextID() (uint64, error) {
 }
 
 func (t *memTx) PutInbox(rec InboxRecord) error {
-	if in := t.inboxes[rec.Owner]; in != nil {
+	if in := t.inbox(rec.Owner); in != nil {
 		t.undo = append(t.undo, memUndo{op: undoInboxRec, inbox: in, inboxRec: in.rec})
 		in.rec = rec
 		return nil
@@ -315,17 +387,18 @@ func (t *memTx) DeleteInbox(owner string) error {
 }
 
 func (t *memTx) PutConversation(rec ConversationRecord) error {
-	in := t.inboxes[rec.Owner]
+	in, c := t.lookup(rec.Owner, rec.Other)
 	if in == nil {
 		return ErrNotFound
 	}
-	if c := in.convs[rec.Other]; c != nil {
+	if c != nil {
 		t.undo = append(t.undo, memUndo{op: undoConvRec, inbox: in, conv: c, convRec: c.rec})
 		in.setConvRec(c, packConv(&rec))
 		return nil
 	}
-	c := newMemConv(&rec)
+	c = newMemConv(&rec)
 	in.addConv(c)
+	t.remember(rec.Owner, rec.Other, in, c)
 	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
 	return nil
 }
@@ -336,7 +409,7 @@ func (t *memTx) DeleteConversation(owner, other string) error {
 		return ErrNotFound
 	}
 	c := in.convs[other]
-	in.removeConv(c)
+	(*MemoryStore)(t).removeConv(in, c)
 	t.undo = append(t.undo, memUndo{op: undoConvDel, inbox: in, conv: c})
 	return nil
 }
@@ -344,7 +417,7 @@ func (t *memTx) DeleteConversation(owner, other string) error {
 // PutMessage leaves a tombstone of m.ID as it is: a deleted ID put back is
 // both present and Deleted (package messaging never puts a deleted ID back).
 func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
-	c := (*memView)(t).conv(owner, other)
+	_, c := t.lookup(owner, other)
 	if c == nil {
 		return ErrNotFound
 	}
@@ -364,7 +437,7 @@ func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 // DeleteMessage removes the message and adds its ID to the conversation's
 // tombstones, creating the set on the conversation's first delete.
 func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
-	c := (*memView)(t).conv(owner, other)
+	_, c := t.lookup(owner, other)
 	if c == nil {
 		return ErrNotFound
 	}
@@ -426,7 +499,7 @@ func (s *MemoryStore) rollback() {
 		case undoInboxRec:
 			u.inbox.rec = u.inboxRec
 		case undoConvAdd:
-			u.inbox.removeConv(u.conv)
+			s.removeConv(u.inbox, u.conv)
 		case undoConvDel:
 			u.inbox.addConv(u.conv)
 		case undoConvRec:
