@@ -159,19 +159,50 @@ const _ = uint(chunkMax - smallConv)
 
 // memConv is one side of a conversation.
 type memConv struct {
-	other   string
-	slot    uint32 // in its inbox's slots while it is in the inbox
-	rec     memConvRec
-	msgs    sortedList[memMsg]    // (Created, ID) order
+	other string
+	slot  uint32 // in its inbox's slots while it is in the inbox
+	rec   memConvRec
+	msgs  sortedList[memMsg] // (Created, ID) order
+	more  *memMore           // nil until the conversation needs one of its fields
+
+	// first is where msgs keeps its first item, so that the conversation
+	// and its first message are one allocation: with many pairs most
+	// conversations are new and small. msgs.head points into it, so a
+	// memConv is never copied.
+	first [1]memMsg
+}
+
+// memMore is what only some conversations need, kept apart to keep the
+// many small ones small.
+type memMore struct {
 	ids     *sortedList[memIDKey] // ascending ID; nil until msgs outgrows smallConv
 	odd     map[uint64][2]string  // Sender and Recipient of the entries with dirOdd; nil until the first
 	deleted map[uint64]struct{}   // tombstones: IDs DeleteMessage removed; nil until the first
+}
 
-	// first is where msgs keeps its first items, so that the conversation
-	// and its first messages are one allocation: with many pairs most
-	// conversations are new and small. msgs.head points into it, so a
-	// memConv is never copied.
-	first [2]memMsg
+// extra returns c.more, making it if need be.
+func (c *memConv) extra() *memMore {
+	if c.more == nil {
+		c.more = new(memMore)
+	}
+	return c.more
+}
+
+// index returns c's ID index, or nil while c is small.
+func (c *memConv) index() *sortedList[memIDKey] {
+	if c.more == nil {
+		return nil
+	}
+	return c.more.ids
+}
+
+// isDeleted reports whether id has a tombstone.
+func (c *memConv) isDeleted(id uint64) bool {
+	if c.more == nil {
+		return false
+	}
+	_, ok := c.more.deleted[id]
+	return ok
 }
 
 func newMemConv(rec *ConversationRecord) *memConv {
@@ -189,7 +220,7 @@ func (c *memConv) key() convKey {
 func (c *memConv) message(owner string, e *memMsg) MessageRecord {
 	var odd *[2]string
 	if e.dir == dirOdd {
-		u := c.odd[e.id]
+		u := c.more.odd[e.id]
 		odd = &u
 	}
 	return e.record(owner, c.other, odd)
@@ -208,7 +239,8 @@ func (c *memConv) messages(owner string, es []memMsg) []MessageRecord {
 
 // find returns the entry of message id.
 func (c *memConv) find(id uint64) (memMsg, bool) {
-	if c.ids == nil { // one chunk
+	ids := c.index()
+	if ids == nil { // one chunk
 		for _, e := range c.msgs.head {
 			if e.id == id {
 				return e, true
@@ -216,7 +248,7 @@ func (c *memConv) find(id uint64) (memMsg, bool) {
 		}
 		return memMsg{}, false
 	}
-	k, ok := c.ids.get(memIDKey{id: id})
+	k, ok := ids.get(memIDKey{id: id})
 	if !ok {
 		return memMsg{}, false
 	}
@@ -228,21 +260,22 @@ func (c *memConv) find(id uint64) (memMsg, bool) {
 func (c *memConv) insert(e memMsg, odd [2]string) {
 	c.msgs.insert(e)
 	if e.dir == dirOdd {
-		if c.odd == nil {
-			c.odd = make(map[uint64][2]string)
+		m := c.extra()
+		if m.odd == nil {
+			m.odd = make(map[uint64][2]string)
 		}
-		c.odd[e.id] = odd
+		m.odd[e.id] = odd
 	}
-	switch {
-	case c.ids != nil:
-		c.ids.insert(memIDKey{id: e.id, sec: e.sec, nsec: e.nsec})
+	switch ids := c.index(); {
+	case ids != nil:
+		ids.insert(memIDKey{id: e.id, sec: e.sec, nsec: e.nsec})
 	case c.msgs.len() > smallConv: // one chunk
 		keys := make([]memIDKey, 0, c.msgs.len())
 		for _, e := range c.msgs.head {
 			keys = append(keys, memIDKey{id: e.id, sec: e.sec, nsec: e.nsec})
 		}
 		slices.SortFunc(keys, cmpIDKey)
-		c.ids = &sortedList[memIDKey]{cmp: cmpIDKey, head: keys, n: len(keys)}
+		c.extra().ids = &sortedList[memIDKey]{cmp: cmpIDKey, head: keys, n: len(keys)}
 	}
 }
 
@@ -254,13 +287,13 @@ func (c *memConv) remove(id uint64) (memMsg, [2]string, bool) {
 		return memMsg{}, [2]string{}, false
 	}
 	c.msgs.delete(e)
-	if c.ids != nil {
-		c.ids.delete(memIDKey{id: id})
+	if ids := c.index(); ids != nil {
+		ids.delete(memIDKey{id: id})
 	}
 	var odd [2]string
 	if e.dir == dirOdd {
-		odd = c.odd[id]
-		delete(c.odd, id)
+		odd = c.more.odd[id]
+		delete(c.more.odd, id)
 	}
 	return e, odd, true
 }
@@ -270,7 +303,8 @@ func (c *memConv) byID(afterID uint64, limit int) []memMsg {
 	if limit <= 0 {
 		return nil
 	}
-	if c.ids == nil {
+	ids := c.index()
+	if ids == nil {
 		var out []memMsg
 		for _, e := range c.msgs.head { // one chunk
 			if e.id > afterID {
@@ -280,7 +314,7 @@ func (c *memConv) byID(afterID uint64, limit int) []memMsg {
 		slices.SortFunc(out, func(a, b memMsg) int { return cmp.Compare(a.id, b.id) })
 		return out[:min(len(out), limit)]
 	}
-	ks := c.ids.after(&memIDKey{id: afterID}, false, limit)
+	ks := ids.after(&memIDKey{id: afterID}, false, limit)
 	if len(ks) == 0 {
 		return nil
 	}

@@ -122,8 +122,8 @@ func TestMemConvMatchesReference(t *testing.T) {
 			byKey := slices.SortedFunc(slices.Values(ref), func(a, b MessageRecord) int { return a.Key().Compare(b.Key()) })
 			require.Equal(t, nilIfEmpty(byKey), c.messages(owner, c.msgs.after(nil, false, len(ref)+1)), "round %d step %d", round, step)
 			require.Equal(t, len(ref), c.msgs.len())
-			if c.ids != nil {
-				require.Equal(t, len(ref), c.ids.len())
+			if ids := c.index(); ids != nil {
+				require.Equal(t, len(ref), ids.len())
 			}
 		}
 	}

@@ -223,8 +223,7 @@ func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
 	if c == nil {
 		return false, nil
 	}
-	_, ok := c.deleted[id]
-	return ok, nil
+	return c.isDeleted(id), nil
 }
 
 func newMemInbox(rec InboxRecord) *memInbox {
@@ -446,11 +445,12 @@ func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
 		return ErrNotFound
 	}
 	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: e, odd: odd})
-	if _, dup := c.deleted[id]; !dup {
-		if c.deleted == nil {
-			c.deleted = make(map[uint64]struct{})
+	if !c.isDeleted(id) {
+		m := c.extra()
+		if m.deleted == nil {
+			m.deleted = make(map[uint64]struct{})
 		}
-		c.deleted[id] = struct{}{}
+		m.deleted[id] = struct{}{}
 		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: memMsg{id: id}})
 	}
 	return nil
@@ -509,7 +509,7 @@ func (s *MemoryStore) rollback() {
 		case undoMsgDel:
 			u.conv.insert(u.msg, u.odd)
 		case undoTombAdd:
-			delete(u.conv.deleted, u.msg.id)
+			delete(u.conv.more.deleted, u.msg.id)
 		}
 	}
 }

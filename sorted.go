@@ -20,8 +20,8 @@ import (
 // appending keep full chunks.
 type sortedList[T any] struct {
 	cmp  func(a, b T) int
-	head []T   // the first chunk; empty only if the list is
-	rest [][]T // the chunks after the first, each non-empty
+	head []T    // the first chunk; empty only if the list is
+	rest *[][]T // the chunks after the first, each non-empty; nil until needed
 	n    int
 }
 
@@ -38,42 +38,50 @@ func newSortedList[T any](cmp func(a, b T) int) *sortedList[T] {
 func (l *sortedList[T]) len() int { return l.n }
 
 func (l *sortedList[T]) nchunks() int {
-	if l.n == 0 {
+	switch {
+	case l.n == 0:
 		return 0
+	case l.rest == nil:
+		return 1
 	}
-	return 1 + len(l.rest)
+	return 1 + len(*l.rest)
 }
 
 func (l *sortedList[T]) chunk(c int) []T {
 	if c == 0 {
 		return l.head
 	}
-	return l.rest[c-1]
+	return (*l.rest)[c-1]
 }
 
 func (l *sortedList[T]) setChunk(c int, ch []T) {
 	if c == 0 {
 		l.head = ch
 	} else {
-		l.rest[c-1] = ch
+		(*l.rest)[c-1] = ch
 	}
 }
 
 // addChunk puts ch at chunk index c >= 1.
-func (l *sortedList[T]) addChunk(c int, ch []T) { l.rest = slices.Insert(l.rest, c-1, ch) }
+func (l *sortedList[T]) addChunk(c int, ch []T) {
+	if l.rest == nil {
+		l.rest = new([][]T)
+	}
+	*l.rest = slices.Insert(*l.rest, c-1, ch)
+}
 
 // dropChunk removes chunk c, which the caller has emptied.
 func (l *sortedList[T]) dropChunk(c int) {
 	if c == 0 {
-		if len(l.rest) == 0 {
+		if l.rest == nil {
 			l.head = l.head[:0]
 			return
 		}
-		l.head = l.rest[0]
+		l.head = (*l.rest)[0]
 		c = 1
 	}
-	l.rest = slices.Delete(l.rest, c-1, c)
-	if len(l.rest) == 0 {
+	*l.rest = slices.Delete(*l.rest, c-1, c)
+	if len(*l.rest) == 0 {
 		l.rest = nil
 	}
 }
