@@ -137,7 +137,7 @@ func (r *memConvRec) record(owner, other string) ConversationRecord {
 }
 
 // convKey is the entry of a conversation in its inbox's order: its
-// LastUpdate and its slot in the inbox (memInbox.slots), through which
+// LastUpdate and its slot in the inbox (memInbox.conv), through which
 // ties are broken by Other. The order is kept oldest first (LastUpdate
 // ascending, then Other descending: ConversationKey.Compare reversed), so
 // that the conversation a send moves goes to the end of the list, where an
@@ -160,7 +160,8 @@ const _ = uint(chunkMax - smallConv)
 // memConv is one side of a conversation.
 type memConv struct {
 	other string
-	slot  uint32 // in its inbox's slots while it is in the inbox
+	slot  uint32 // in its inbox's pages
+	live  bool   // in its inbox (not removed)
 	rec   memConvRec
 	msgs  sortedList[memMsg] // (Created, ID) order
 	more  *memMore           // nil until the conversation needs one of its fields
@@ -205,11 +206,11 @@ func (c *memConv) isDeleted(id uint64) bool {
 	return ok
 }
 
-func newMemConv(rec *ConversationRecord) *memConv {
-	c := &memConv{other: rec.Other, rec: packConv(rec)}
+// init makes the zero memConv at slot the conversation of rec, empty.
+func (c *memConv) init(slot uint32, rec *ConversationRecord) {
+	*c = memConv{other: rec.Other, slot: slot, rec: packConv(rec)}
 	c.msgs.cmp = cmpMemMsg
 	c.msgs.head = c.first[:0]
-	return c
 }
 
 func (c *memConv) key() convKey {

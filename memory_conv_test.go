@@ -78,7 +78,8 @@ func TestMemConvMatchesReference(t *testing.T) {
 	const owner, other = "bob", "dave"
 	r := rand.New(rand.NewPCG(3, 5))
 	for round := range 20 {
-		c := newMemConv(&ConversationRecord{Owner: owner, Other: other})
+		c := new(memConv)
+		c.init(0, &ConversationRecord{Owner: owner, Other: other})
 		var ref []MessageRecord // by ID
 		size := 1 + r.IntN(3*smallConv)
 		for step := range 400 {

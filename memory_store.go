@@ -36,6 +36,13 @@ type MemoryStore struct {
 	// names a conversation that is not in the store.
 	recent     [2]memRecent
 	nextRecent int
+
+	removed []memRemoved // conversations the running Update removed, to release at its end
+}
+
+type memRemoved struct {
+	in *memInbox
+	c  *memConv
 }
 
 type memRecent struct {
@@ -45,14 +52,6 @@ type memRecent struct {
 }
 
 var _ Store = (*MemoryStore)(nil)
-
-type memInbox struct {
-	rec   InboxRecord
-	convs map[string]*memConv
-	slots []*memConv          // what the order's entries name; nil where free
-	free  []uint32            // free slots
-	order sortedList[convKey] // oldest first: see convKey
-}
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -93,6 +92,11 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		clear(s.onCommit)
 		s.onCommit = s.onCommit[:0]
 		s.forget()
+		for _, r := range s.removed {
+			r.in.release(r.c)
+		}
+		clear(s.removed)
+		s.removed = s.removed[:0]
 	}()
 	if err := fn((*memTx)(s)); err != nil {
 		return err
@@ -168,7 +172,7 @@ func (v *memView) Conversations(owner string, after *ConversationKey, limit int)
 			if c := cmpTime(x.sec, x.nsec, sec, nsec); c != 0 {
 				return c
 			}
-			return strings.Compare(after.Other, in.slots[x.slot].other)
+			return strings.Compare(after.Other, in.conv(x.slot).other)
 		}
 	}
 	keys := in.order.afterBy(probe, true, limit) // oldest first, so newest first is backwards
@@ -177,7 +181,7 @@ func (v *memView) Conversations(owner string, after *ConversationKey, limit int)
 	}
 	out := make([]ConversationRecord, len(keys))
 	for i, k := range keys {
-		c := in.slots[k.slot]
+		c := in.conv(k.slot)
 		out[i] = c.rec.record(owner, c.other)
 	}
 	return out, nil
@@ -224,20 +228,6 @@ func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
 		return false, nil
 	}
 	return c.isDeleted(id), nil
-}
-
-func newMemInbox(rec InboxRecord) *memInbox {
-	in := &memInbox{rec: rec, convs: make(map[string]*memConv)}
-	in.order.cmp = func(a, b convKey) int {
-		if c := cmpTime(a.sec, a.nsec, b.sec, b.nsec); c != 0 {
-			return c
-		}
-		if a.slot == b.slot {
-			return 0
-		}
-		return strings.Compare(in.slots[b.slot].other, in.slots[a.slot].other)
-	}
-	return in
 }
 
 func (s *MemoryStore) addUser(in *memInbox) {
@@ -287,39 +277,10 @@ func (t *memTx) inbox(owner string) *memInbox {
 
 func (s *MemoryStore) forget() { s.recent = [len(s.recent)]memRecent{} }
 
-func (in *memInbox) addConv(c *memConv) {
-	if n := len(in.free); n > 0 {
-		c.slot = in.free[n-1]
-		in.free = in.free[:n-1]
-		in.slots[c.slot] = c
-	} else {
-		c.slot = uint32(len(in.slots))
-		in.slots = append(in.slots, c)
-	}
-	in.convs[c.other] = c
-	in.order.insert(c.key())
-}
-
 func (s *MemoryStore) removeConv(in *memInbox, c *memConv) {
 	s.forget()
 	in.removeConv(c)
-}
-
-func (in *memInbox) removeConv(c *memConv) {
-	in.order.delete(c.key())
-	delete(in.convs, c.other)
-	in.slots[c.slot] = nil
-	in.free = append(in.free, c.slot)
-}
-
-func (in *memInbox) setConvRec(c *memConv, rec memConvRec) {
-	if rec.luSec != c.rec.luSec || rec.luNsec != c.rec.luNsec {
-		in.order.delete(c.key())
-		c.rec = rec
-		in.order.insert(c.key())
-		return
-	}
-	c.rec = rec
+	s.removed = append(s.removed, memRemoved{in, c})
 }
 
 // The writes. Each logs how to undo itself before it returns.
@@ -395,8 +356,7 @@ func (t *memTx) PutConversation(rec ConversationRecord) error {
 		in.setConvRec(c, packConv(&rec))
 		return nil
 	}
-	c = newMemConv(&rec)
-	in.addConv(c)
+	c = in.newConv(&rec)
 	t.remember(rec.Owner, rec.Other, in, c)
 	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
 	return nil
