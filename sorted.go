@@ -261,17 +261,6 @@ func (l *sortedList[T]) afterBy(probe func(x T) int, reverse bool, limit int) []
 	return nilIfEmpty(out)
 }
 
-// all yields every item in order; the list must not change meanwhile.
-func (l *sortedList[T]) all(yield func(T) bool) {
-	for c := range l.nchunks() {
-		for _, v := range l.chunk(c) {
-			if !yield(v) {
-				return
-			}
-		}
-	}
-}
-
 func nilIfEmpty[T any](s []T) []T {
 	if len(s) == 0 {
 		return nil
