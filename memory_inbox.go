@@ -72,8 +72,8 @@ func (in *memInbox) newConv(rec *ConversationRecord) *memConv {
 	} else {
 		slot = in.nslots
 		in.nslots++
-		if p, i := slotPage(slot); i == 0 {
-			in.pages = append(in.pages, make([]memConv, min(convPageFirst<<p, convPageMax)))
+		if _, i := slotPage(slot); i == 0 {
+			in.pages = append(in.pages, make([]memConv, min(convPageFirst<<min(len(in.pages), 30), convPageMax)))
 		}
 	}
 	c := in.conv(slot)

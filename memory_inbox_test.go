@@ -18,15 +18,21 @@ import (
 // the other, each page to its size, and that the sizes double from
 // convPageFirst up to convPageMax.
 func TestSlotPageFillsPagesInOrder(t *testing.T) {
-	wantPage, wantI := 0, 0
-	for s := range uint32(2000) {
+	wantPage, wantI, size := 0, 0, convPageFirst
+	for s := range uint32(10_000) {
 		p, i := slotPage(s)
 		require.Equal(t, [2]int{wantPage, wantI}, [2]int{p, i}, "slot %d", s)
 		wantI++
-		if wantI == min(convPageFirst<<wantPage, convPageMax) {
-			wantPage, wantI = wantPage+1, 0
+		if wantI == size {
+			wantPage, wantI, size = wantPage+1, 0, min(2*size, convPageMax)
 		}
 	}
+	in := newMemInbox(InboxRecord{Owner: "o"})
+	for s := range 10_000 {
+		c := in.newConv(&ConversationRecord{Owner: "o", Other: fmt.Sprint(s)})
+		require.Equal(t, uint32(s), c.slot)
+	}
+	assert.Equal(t, 10_000, in.order.len())
 }
 
 // TestMemoryInboxMatchesAMap runs random Updates that create, change and
