@@ -162,7 +162,7 @@ func findConversation(c *memConv, owner, other string) (ConversationRecord, erro
 
 func (v *memView) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
 	in := v.inboxes[owner]
-	if in == nil {
+	if in == nil || limit <= 0 || in.order.len() == 0 {
 		return nil, nil
 	}
 	var probe func(convKey) int
@@ -175,16 +175,13 @@ func (v *memView) Conversations(owner string, after *ConversationKey, limit int)
 			return strings.Compare(after.Other, in.conv(x.slot).other)
 		}
 	}
-	keys := in.order.afterBy(probe, true, limit) // oldest first, so newest first is backwards
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	out := make([]ConversationRecord, len(keys))
-	for i, k := range keys {
+	out := make([]ConversationRecord, 0, min(limit, in.order.len()))
+	in.order.walk(probe, true, func(k *convKey) bool { // oldest first, so newest first is backwards
 		c := in.conv(k.slot)
-		out[i] = c.rec.record(owner, c.other)
-	}
-	return out, nil
+		out = append(out, c.rec.record(owner, c.other))
+		return len(out) < limit
+	})
+	return nilIfEmpty(out), nil
 }
 
 func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
@@ -205,12 +202,21 @@ func (v *memView) Messages(owner, other string, after *MessageKey, reverse bool,
 	if c == nil {
 		return nil, nil
 	}
-	var k *memMsg
+	if limit <= 0 || c.msgs.len() == 0 {
+		return nil, nil
+	}
+	var probe func(memMsg) int
 	if after != nil {
 		sec, nsec := packTime(after.Created)
-		k = &memMsg{sec: sec, nsec: nsec, id: after.ID}
+		k := memMsg{sec: sec, nsec: nsec, id: after.ID}
+		probe = func(x memMsg) int { return cmpMemMsg(x, k) }
 	}
-	return c.messages(owner, c.msgs.after(k, reverse, limit)), nil
+	out := make([]MessageRecord, 0, min(limit, c.msgs.len()))
+	c.msgs.walk(probe, reverse, func(e *memMsg) bool {
+		out = append(out, c.message(owner, e))
+		return len(out) < limit
+	})
+	return nilIfEmpty(out), nil
 }
 
 func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {

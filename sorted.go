@@ -226,7 +226,22 @@ func (l *sortedList[T]) afterBy(probe func(x T) int, reverse bool, limit int) []
 		return nil
 	}
 	out := make([]T, 0, min(limit, l.n))
+	l.walk(probe, reverse, func(v *T) bool {
+		out = append(out, *v)
+		return len(out) < limit
+	})
+	return nilIfEmpty(out)
+}
+
+// walk calls yield with each item strictly after the position of probe
+// (from the first item if probe is nil), ascending, or with reverse
+// strictly before it (from the last), descending, until yield returns
+// false. The list must not change meanwhile.
+func (l *sortedList[T]) walk(probe func(x T) int, reverse bool, yield func(*T) bool) {
 	n := l.nchunks()
+	if n == 0 {
+		return
+	}
 	if !reverse {
 		p := pos{}
 		if probe != nil {
@@ -235,11 +250,15 @@ func (l *sortedList[T]) afterBy(probe func(x T) int, reverse bool, limit int) []
 				p.i++
 			}
 		}
-		for ; p.c < n && len(out) < limit; p = (pos{p.c + 1, 0}) {
-			ch := l.chunk(p.c)[p.i:]
-			out = append(out, ch[:min(len(ch), limit-len(out))]...)
+		for ; p.c < n; p = (pos{p.c + 1, 0}) {
+			ch := l.chunk(p.c)
+			for i := p.i; i < len(ch); i++ {
+				if !yield(&ch[i]) {
+					return
+				}
+			}
 		}
-		return nilIfEmpty(out)
+		return
 	}
 	p := pos{n - 1, len(l.chunk(n - 1))} // end of the last chunk
 	if probe != nil {
@@ -248,17 +267,18 @@ func (l *sortedList[T]) afterBy(probe func(x T) int, reverse bool, limit int) []
 			p = pos{p.c - 1, len(l.chunk(p.c - 1))}
 		}
 	}
-	for len(out) < limit {
-		ch := l.chunk(p.c)[:p.i]
-		for j := len(ch) - 1; j >= 0 && len(out) < limit; j-- {
-			out = append(out, ch[j])
+	for {
+		ch := l.chunk(p.c)
+		for i := p.i - 1; i >= 0; i-- {
+			if !yield(&ch[i]) {
+				return
+			}
 		}
 		if p.c == 0 {
-			break
+			return
 		}
 		p = pos{p.c - 1, len(l.chunk(p.c - 1))}
 	}
-	return nilIfEmpty(out)
 }
 
 func nilIfEmpty[T any](s []T) []T {
