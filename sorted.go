@@ -143,6 +143,9 @@ func (l *sortedList[T]) insert(v T) {
 	l.n++
 	ch := l.chunk(p.c)
 	if len(ch) < chunkMax {
+		if len(ch) == cap(ch) && cap(ch) < firstCap { // out of a small array given by the owner (memConv.first)
+			ch = append(make([]T, 0, firstCap), ch...)
+		}
 		l.setChunk(p.c, slices.Insert(ch, p.i, v))
 		return
 	}
