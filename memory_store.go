@@ -17,9 +17,11 @@ import (
 // in chunked sorted lists (sortedList), so a write anywhere in an order (a
 // back-dated message, a conversation moving from the bottom of a large inbox
 // to the top, an old message deleted) moves at most one chunk, and a page is
-// read from a binary search. Records and orders are kept in entries with as
-// few pointers as possible (memory_conv.go), because with many pairs the
-// cost of a send is mostly the garbage collector's scan of what is kept.
+// read from a binary search. With many pairs, a send's cost is mostly
+// cache misses and the garbage collector's scan of what is kept, so records
+// and orders are kept in entries with as few pointers as possible
+// (memory_conv.go) and an inbox's conversations in pages of values
+// (memory_inbox.go).
 type MemoryStore struct {
 	mu       sync.RWMutex
 	closed   bool
