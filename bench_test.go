@@ -2,15 +2,28 @@ package messaging_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/socialkit/messaging"
 )
 
-// BenchmarkSendMessage sends between a few hundred pairs, one goroutine.
+// BenchmarkSendMessage sends on one goroutine in two workloads:
+//   - users=32: 32 users in a fixed rotation of pairs and an 11-byte text,
+//     so after the first few hundred sends every send lands in an existing
+//     conversation;
+//   - users=1000: sender and recipient drawn uniformly from 1000 users by a
+//     fixed-seed PRNG, with an 80-byte text, so most sends of a short run
+//     open both sides of a new conversation (there are 499 500 pairs).
+//
+// The stores keep every message, so the live heap, and with it the cost of
+// the garbage collector, grows with b.N: compare runs of similar b.N, or fix
+// it with -benchtime=Nx.
 func BenchmarkSendMessage(b *testing.B) {
+	text80 := strings.Repeat("0123456789", 8)
 	for _, s := range stores {
-		b.Run(s.name, func(b *testing.B) {
+		b.Run(s.name+"/users=32", func(b *testing.B) {
 			x := messaging.New(s.open(b))
 			defer x.Close()
 			var people [32]string
@@ -28,6 +41,26 @@ func BenchmarkSendMessage(b *testing.B) {
 					b.Fatal(err)
 				}
 				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
+		})
+		b.Run(s.name+"/users=1000", func(b *testing.B) {
+			x := messaging.New(s.open(b))
+			defer x.Close()
+			people := make([]string, 1000)
+			for i := range people {
+				people[i] = fmt.Sprintf("user%04d", i)
+			}
+			r := rand.New(rand.NewPCG(1, 1000))
+			b.ReportAllocs()
+			for b.Loop() {
+				from, to := r.IntN(len(people)), r.IntN(len(people))
+				for to == from {
+					to = r.IntN(len(people))
+				}
+				if _, err := x.SendMessage(ctx, people[from], people[to], text80); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sends/s")
 		})

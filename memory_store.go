@@ -1,11 +1,9 @@
 package messaging
 
 import (
-	"cmp"
 	"context"
 	"strings"
 	"sync"
-	"time"
 )
 
 // MemoryStore is a Store that keeps everything in memory: for tests, for
@@ -19,7 +17,11 @@ import (
 // in chunked sorted lists (sortedList), so a write anywhere in an order (a
 // back-dated message, a conversation moving from the bottom of a large inbox
 // to the top, an old message deleted) moves at most one chunk, and a page is
-// read from a binary search.
+// read from a binary search. With many pairs, a send's cost is mostly
+// cache misses and the garbage collector's scan of what is kept, so records
+// and orders are kept in entries with as few pointers as possible
+// (memory_conv.go) and an inbox's conversations in pages of values
+// (memory_inbox.go).
 type MemoryStore struct {
 	mu       sync.RWMutex
 	closed   bool
@@ -28,27 +30,30 @@ type MemoryStore struct {
 	users    *sortedList[string]
 	undo     []memUndo // the running Update's undo log, reused
 	onCommit []func()  // the running Update's callbacks, reused
+
+	// recent are the conversations the running Update looked up last: a
+	// send looks its two conversations up a dozen times, and with many
+	// pairs each map lookup is a cache miss. Only writers use it (readers
+	// share the lock); Update and every removal clear it, so it never
+	// names a conversation that is not in the store.
+	recent     [2]memRecent
+	nextRecent int
+
+	removed []memRemoved // conversations the running Update removed, to release at its end
+}
+
+type memRemoved struct {
+	in *memInbox
+	c  *memConv
+}
+
+type memRecent struct {
+	owner, other string
+	in           *memInbox
+	c            *memConv
 }
 
 var _ Store = (*MemoryStore)(nil)
-
-type memInbox struct {
-	rec   InboxRecord
-	convs map[string]*memConv
-	order *sortedList[ConversationKey] // ConversationKey.Compare order: newest first
-}
-
-type memConv struct {
-	rec     ConversationRecord
-	msgs    *sortedList[MessageRecord] // MessageKey.Compare order
-	ids     *sortedList[memID]         // ascending ID
-	deleted map[uint64]struct{}        // tombstones: IDs DeleteMessage removed; nil until the first
-}
-
-type memID struct {
-	id      uint64
-	created time.Time
-}
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
@@ -88,6 +93,12 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		s.undo = s.undo[:0]
 		clear(s.onCommit)
 		s.onCommit = s.onCommit[:0]
+		s.forget()
+		for _, r := range s.removed {
+			r.in.release(r.c)
+		}
+		clear(s.removed)
+		s.removed = s.removed[:0]
 	}()
 	if err := fn((*memTx)(s)); err != nil {
 		return err
@@ -141,33 +152,48 @@ func (v *memView) Users(after string, limit int) ([]string, error) {
 }
 
 func (v *memView) Conversation(owner, other string) (ConversationRecord, error) {
-	c := v.conv(owner, other)
+	return findConversation(v.conv(owner, other), owner, other)
+}
+
+func findConversation(c *memConv, owner, other string) (ConversationRecord, error) {
 	if c == nil {
 		return ConversationRecord{}, ErrNotFound
 	}
-	return c.rec, nil
+	return c.rec.record(owner, other), nil
 }
 
 func (v *memView) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
 	in := v.inboxes[owner]
-	if in == nil {
+	if in == nil || limit <= 0 || in.order.len() == 0 {
 		return nil, nil
 	}
-	keys := in.order.after(after, false, limit)
-	if len(keys) == 0 {
-		return nil, nil
+	var probe func(convKey) int
+	if after != nil {
+		sec, nsec := packTime(after.LastUpdate)
+		probe = func(x convKey) int {
+			if c := cmpTime(x.sec, x.nsec, sec, nsec); c != 0 {
+				return c
+			}
+			return strings.Compare(after.Other, in.conv(x.slot).other)
+		}
 	}
-	out := make([]ConversationRecord, len(keys))
-	for i, k := range keys {
-		out[i] = in.convs[k.Other].rec
-	}
-	return out, nil
+	out := make([]ConversationRecord, 0, min(limit, in.order.len()))
+	in.order.walk(probe, true, func(k *convKey) bool { // oldest first, so newest first is backwards
+		c := in.conv(k.slot)
+		out = append(out, c.rec.record(owner, c.other))
+		return len(out) < limit
+	})
+	return nilIfEmpty(out), nil
 }
 
 func (v *memView) Message(owner, other string, id uint64) (MessageRecord, error) {
-	if c := v.conv(owner, other); c != nil {
-		if m, ok := c.find(id); ok {
-			return m, nil
+	return findMessage(v.conv(owner, other), owner, id)
+}
+
+func findMessage(c *memConv, owner string, id uint64) (MessageRecord, error) {
+	if c != nil {
+		if e, ok := c.find(id); ok {
+			return c.message(owner, &e), nil
 		}
 	}
 	return MessageRecord{}, ErrNotFound
@@ -178,11 +204,21 @@ func (v *memView) Messages(owner, other string, after *MessageKey, reverse bool,
 	if c == nil {
 		return nil, nil
 	}
-	var k *MessageRecord
-	if after != nil {
-		k = &MessageRecord{ID: after.ID, Created: after.Created}
+	if limit <= 0 || c.msgs.len() == 0 {
+		return nil, nil
 	}
-	return c.msgs.after(k, reverse, limit), nil
+	var probe func(memMsg) int
+	if after != nil {
+		sec, nsec := packTime(after.Created)
+		k := memMsg{sec: sec, nsec: nsec, id: after.ID}
+		probe = func(x memMsg) int { return cmpMemMsg(x, k) }
+	}
+	out := make([]MessageRecord, 0, min(limit, c.msgs.len()))
+	c.msgs.walk(probe, reverse, func(e *memMsg) bool {
+		out = append(out, c.message(owner, e))
+		return len(out) < limit
+	})
+	return nilIfEmpty(out), nil
 }
 
 func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) ([]MessageRecord, error) {
@@ -190,15 +226,7 @@ func (v *memView) MessagesByID(owner, other string, afterID uint64, limit int) (
 	if c == nil {
 		return nil, nil
 	}
-	ids := c.ids.after(&memID{id: afterID}, false, limit)
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	out := make([]MessageRecord, len(ids))
-	for i, e := range ids {
-		out[i], _ = c.msgs.get(MessageRecord{ID: e.id, Created: e.created})
-	}
-	return out, nil
+	return c.messages(owner, c.byID(afterID, limit)), nil
 }
 
 // Deleted looks id up in the conversation's tombstones.
@@ -207,45 +235,8 @@ func (v *memView) Deleted(owner, other string, id uint64) (bool, error) {
 	if c == nil {
 		return false, nil
 	}
-	_, ok := c.deleted[id]
-	return ok, nil
+	return c.isDeleted(id), nil
 }
-
-func cmpMsg(a, b MessageRecord) int { return a.Key().Compare(b.Key()) }
-func cmpID(a, b memID) int          { return cmp.Compare(a.id, b.id) }
-
-func newMemInbox(rec InboxRecord) *memInbox {
-	return &memInbox{rec: rec, convs: make(map[string]*memConv), order: newSortedList(ConversationKey.Compare)}
-}
-
-func newMemConv(rec ConversationRecord) *memConv {
-	return &memConv{rec: rec, msgs: newSortedList(cmpMsg), ids: newSortedList(cmpID)}
-}
-
-// find returns the message with id.
-func (c *memConv) find(id uint64) (MessageRecord, bool) {
-	e, ok := c.ids.get(memID{id: id})
-	if !ok {
-		return MessageRecord{}, false
-	}
-	return c.msgs.get(MessageRecord{ID: id, Created: e.created})
-}
-
-func (c *memConv) insert(m MessageRecord) {
-	c.msgs.insert(m)
-	c.ids.insert(memID{m.ID, m.Created})
-}
-
-func (c *memConv) remove(id uint64) (MessageRecord, bool) {
-	e, ok := c.ids.delete(memID{id: id})
-	if !ok {
-		return MessageRecord{}, false
-	}
-	return c.msgs.delete(MessageRecord{ID: id, Created: e.created})
-}
-
-func (in *memInbox) place(k ConversationKey)   { in.order.insert(k) }
-func (in *memInbox) unplace(k ConversationKey) { in.order.delete(k) }
 
 func (s *MemoryStore) addUser(in *memInbox) {
 	s.inboxes[in.rec.Owner] = in
@@ -253,42 +244,75 @@ func (s *MemoryStore) addUser(in *memInbox) {
 }
 
 func (s *MemoryStore) removeUser(owner string) {
+	s.forget()
 	delete(s.inboxes, owner)
 	s.users.delete(owner)
 }
 
-func (in *memInbox) addConv(c *memConv) {
-	in.convs[c.rec.Other] = c
-	in.place(c.rec.Key())
-}
-
-func (in *memInbox) removeConv(c *memConv) {
-	delete(in.convs, c.rec.Other)
-	in.unplace(c.rec.Key())
-}
-
-func (in *memInbox) setConvRec(c *memConv, rec ConversationRecord) {
-	if old := c.rec.Key(); old != rec.Key() {
-		in.unplace(old)
-		in.place(rec.Key())
+// lookup returns owner's inbox and its conversation with other, either
+// possibly nil, through recent.
+func (t *memTx) lookup(owner, other string) (*memInbox, *memConv) {
+	for i := range t.recent {
+		if r := &t.recent[i]; r.c != nil && r.owner == owner && r.other == other {
+			return r.in, r.c
+		}
 	}
-	c.rec = rec
+	in := t.inboxes[owner]
+	if in == nil {
+		return nil, nil
+	}
+	c := in.convs[other]
+	if c != nil {
+		t.remember(owner, other, in, c)
+	}
+	return in, c
+}
+
+func (t *memTx) remember(owner, other string, in *memInbox, c *memConv) {
+	t.recent[t.nextRecent] = memRecent{owner: owner, other: other, in: in, c: c}
+	t.nextRecent = (t.nextRecent + 1) % len(t.recent)
+}
+
+// inbox returns owner's inbox or nil, through recent.
+func (t *memTx) inbox(owner string) *memInbox {
+	for i := range t.recent {
+		if r := &t.recent[i]; r.in != nil && r.owner == owner {
+			return r.in
+		}
+	}
+	return t.inboxes[owner]
+}
+
+func (s *MemoryStore) forget() { s.recent = [len(s.recent)]memRecent{} }
+
+func (s *MemoryStore) removeConv(in *memInbox, c *memConv) {
+	s.forget()
+	in.removeConv(c)
+	s.removed = append(s.removed, memRemoved{in, c})
 }
 
 // The writes. Each logs how to undo itself before it returns.
 
-func (t *memTx) Inbox(owner string) (InboxRecord, error) { return (*memView)(t).Inbox(owner) }
+func (t *memTx) Inbox(owner string) (InboxRecord, error) {
+	in := t.inbox(owner)
+	if in == nil {
+		return InboxRecord{}, ErrNotFound
+	}
+	return in.rec, nil
+}
 func (t *memTx) Users(after string, limit int) ([]string, error) {
 	return (*memView)(t).Users(after, limit)
 }
 func (t *memTx) Conversation(owner, other string) (ConversationRecord, error) {
-	return (*memView)(t).Conversation(owner, other)
+	_, c := t.lookup(owner, other)
+	return findConversation(c, owner, other)
 }
 func (t *memTx) Conversations(owner string, after *ConversationKey, limit int) ([]ConversationRecord, error) {
 	return (*memView)(t).Conversations(owner, after, limit)
 }
 func (t *memTx) Message(owner, other string, id uint64) (MessageRecord, error) {
-	return (*memView)(t).Message(owner, other, id)
+	_, c := t.lookup(owner, other)
+	return findMessage(c, owner, id)
 }
 func (t *memTx) Messages(owner, other string, after *MessageKey, reverse bool, limit int) ([]MessageRecord, error) {
 	return (*memView)(t).Messages(owner, other, after, reverse, limit)
@@ -309,7 +333,7 @@ func (t *memTx) NextID() (uint64, error) {
 }
 
 func (t *memTx) PutInbox(rec InboxRecord) error {
-	if in := t.inboxes[rec.Owner]; in != nil {
+	if in := t.inbox(rec.Owner); in != nil {
 		t.undo = append(t.undo, memUndo{op: undoInboxRec, inbox: in, inboxRec: in.rec})
 		in.rec = rec
 		return nil
@@ -331,17 +355,17 @@ func (t *memTx) DeleteInbox(owner string) error {
 }
 
 func (t *memTx) PutConversation(rec ConversationRecord) error {
-	in := t.inboxes[rec.Owner]
+	in, c := t.lookup(rec.Owner, rec.Other)
 	if in == nil {
 		return ErrNotFound
 	}
-	if c := in.convs[rec.Other]; c != nil {
+	if c != nil {
 		t.undo = append(t.undo, memUndo{op: undoConvRec, inbox: in, conv: c, convRec: c.rec})
-		in.setConvRec(c, rec)
+		in.setConvRec(c, packConv(&rec))
 		return nil
 	}
-	c := newMemConv(rec)
-	in.addConv(c)
+	c = in.newConv(&rec)
+	t.remember(rec.Owner, rec.Other, in, c)
 	t.undo = append(t.undo, memUndo{op: undoConvAdd, inbox: in, conv: c})
 	return nil
 }
@@ -352,7 +376,7 @@ func (t *memTx) DeleteConversation(owner, other string) error {
 		return ErrNotFound
 	}
 	c := in.convs[other]
-	in.removeConv(c)
+	(*MemoryStore)(t).removeConv(in, c)
 	t.undo = append(t.undo, memUndo{op: undoConvDel, inbox: in, conv: c})
 	return nil
 }
@@ -360,36 +384,42 @@ func (t *memTx) DeleteConversation(owner, other string) error {
 // PutMessage leaves a tombstone of m.ID as it is: a deleted ID put back is
 // both present and Deleted (package messaging never puts a deleted ID back).
 func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
-	c := (*memView)(t).conv(owner, other)
+	_, c := t.lookup(owner, other)
 	if c == nil {
 		return ErrNotFound
 	}
-	if old, ok := c.remove(m.ID); ok {
-		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old})
+	if old, odd, ok := c.remove(m.ID); ok {
+		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old, odd: odd})
 	}
-	c.insert(m)
-	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: m})
+	e := packMsg(owner, other, &m)
+	var odd [2]string
+	if e.dir == dirOdd {
+		odd = [2]string{m.Sender, m.Recipient}
+	}
+	c.insert(e, odd)
+	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: memMsg{id: m.ID}})
 	return nil
 }
 
 // DeleteMessage removes the message and adds its ID to the conversation's
 // tombstones, creating the set on the conversation's first delete.
 func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
-	c := (*memView)(t).conv(owner, other)
+	_, c := t.lookup(owner, other)
 	if c == nil {
 		return ErrNotFound
 	}
-	m, ok := c.remove(id)
+	e, odd, ok := c.remove(id)
 	if !ok {
 		return ErrNotFound
 	}
-	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: m})
-	if _, dup := c.deleted[id]; !dup {
-		if c.deleted == nil {
-			c.deleted = make(map[uint64]struct{})
+	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: e, odd: odd})
+	if !c.isDeleted(id) {
+		m := c.extra()
+		if m.deleted == nil {
+			m.deleted = make(map[uint64]struct{})
 		}
-		c.deleted[id] = struct{}{}
-		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: MessageRecord{ID: id}})
+		m.deleted[id] = struct{}{}
+		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: memMsg{id: id}})
 	}
 	return nil
 }
@@ -402,8 +432,9 @@ type memUndo struct {
 	inbox    *memInbox
 	inboxRec InboxRecord
 	conv     *memConv
-	convRec  ConversationRecord
-	msg      MessageRecord
+	convRec  memConvRec
+	msg      memMsg
+	odd      [2]string // msg's Sender and Recipient if msg.dir is dirOdd
 }
 
 type undoOp uint8
@@ -436,17 +467,17 @@ func (s *MemoryStore) rollback() {
 		case undoInboxRec:
 			u.inbox.rec = u.inboxRec
 		case undoConvAdd:
-			u.inbox.removeConv(u.conv)
+			s.removeConv(u.inbox, u.conv)
 		case undoConvDel:
 			u.inbox.addConv(u.conv)
 		case undoConvRec:
 			u.inbox.setConvRec(u.conv, u.convRec)
 		case undoMsgAdd:
-			u.conv.remove(u.msg.ID)
+			u.conv.remove(u.msg.id)
 		case undoMsgDel:
-			u.conv.insert(u.msg)
+			u.conv.insert(u.msg, u.odd)
 		case undoTombAdd:
-			delete(u.conv.deleted, u.msg.ID)
+			delete(u.conv.more.deleted, u.msg.id)
 		}
 	}
 }

@@ -48,9 +48,9 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 		require.Equal(t, len(ref), l.len())
 		if step%1000 == 0 {
 			require.Equal(t, ref, l.after(nil, false, space+1), "step %d", step)
-			for _, ch := range l.chunks {
-				require.NotEmpty(t, ch)
-				require.LessOrEqual(t, len(ch), chunkMax)
+			for c := range l.nchunks() {
+				require.NotEmpty(t, l.chunk(c))
+				require.LessOrEqual(t, len(l.chunk(c)), chunkMax)
 			}
 		}
 	}
@@ -79,4 +79,46 @@ func refAfter(ref []int, from *int, reverse bool, limit int) []int {
 		}
 	}
 	return out
+}
+
+// TestSortedListAppendsKeepFullChunks: a list built by appending (messages
+// in ID order) fills each chunk before starting the next.
+func TestSortedListAppendsKeepFullChunks(t *testing.T) {
+	l := newSortedList(cmp.Compare[int])
+	for i := range 10 * chunkMax {
+		l.insert(i)
+	}
+	require.Equal(t, 10, l.nchunks())
+	for c := range l.nchunks() {
+		assert.Len(t, l.chunk(c), chunkMax, "chunk %d", c)
+	}
+}
+
+// TestSortedListMovesKeepFewChunks moves random items to the end, as sends
+// move conversations to the newest end of an inbox: the chunks they leave
+// behind thin out and must merge, or a list of n items would keep a trail
+// of nearly empty chunks.
+func TestSortedListMovesKeepFewChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	l := newSortedList(cmp.Compare[int])
+	const n = 1000
+	items := make([]int, n)
+	for i := range items {
+		items[i] = i
+		l.insert(i)
+	}
+	next := n
+	for step := range 200_000 {
+		j := r.IntN(n)
+		_, ok := l.delete(items[j])
+		require.True(t, ok)
+		items[j] = next
+		l.insert(next)
+		next++
+		if step%1000 == 0 {
+			require.Equal(t, n, l.len())
+			require.LessOrEqual(t, l.nchunks(), 4*n/chunkMax+2, "step %d", step)
+		}
+	}
+	assert.Equal(t, slices.Sorted(slices.Values(items)), l.after(nil, false, n+1))
 }
