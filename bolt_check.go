@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/socialkit/messaging/internal/keys"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -118,6 +119,9 @@ func (c *boltChecker) file(tx *bbolt.Tx) error {
 				return err
 			}
 		}
+	}
+	if err := c.sideBuckets(tx); err != nil {
+		return err
 	}
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
@@ -388,12 +392,85 @@ func (c *boltChecker) tombstones(owner, other string, tombs, ids *bbolt.Bucket) 
 		}
 		id := binary.BigEndian.Uint64(k)
 		c.sawID(owner, other, id, true)
-		if len(v) != 0 {
-			c.problem(owner, other, id, "tombstone with a %d-byte value", len(v))
+		if _, err := decodeTombstone(k, v); err != nil {
+			c.problem(owner, other, id, "tombstone does not decode: %s", corruptDetail(err))
 		}
 		if ids != nil && ids.Get(k) != nil {
 			c.problem(owner, other, id, "deleted (it has a tombstone) but present")
 		}
 	}
 	return nil
+}
+
+// sideBuckets checks the buckets kept apart from the inboxes: that every
+// block, idempotency record and event decodes, and that the Expires order
+// of the idempotency records has one entry per record, at its Expires.
+func (c *boltChecker) sideBuckets(tx *bbolt.Tx) error {
+	blocks, idem, expiry, streams := tx.Bucket(bucketBlocks), tx.Bucket(bucketIdempotency), tx.Bucket(bucketIdemExpiry), tx.Bucket(bucketStreams)
+	if blocks == nil || idem == nil || expiry == nil || streams == nil {
+		c.problem("", "", 0, "a bucket of format 2 is missing (blocks, idempotency, expiry or streams)")
+		return nil
+	}
+	each := func(b *bbolt.Bucket, fn func(k, v []byte)) error {
+		cur := b.Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			if err := c.tick(); err != nil {
+				return err
+			}
+			fn(k, v)
+		}
+		return nil
+	}
+	err := each(blocks, func(k, v []byte) {
+		if _, _, err := keys.ParsePair(k); err != nil || v == nil {
+			c.problem("", "", 0, "block key %q does not decode", k)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	records := 0
+	err = each(idem, func(k, v []byte) {
+		records++
+		sender, key, err := keys.ParsePair(k)
+		if err != nil || v == nil {
+			c.problem(sender, "", 0, "idempotency key %q does not decode", k)
+			return
+		}
+		rec, err := decodeIdempotency(sender, key, v)
+		if err != nil {
+			c.problem(sender, "", 0, "idempotency record of key %q does not decode: %s", key, corruptDetail(err))
+		} else if expiry.Get(expiryKey(rec)) == nil {
+			c.problem(sender, "", 0, "idempotency key %q is not in the expiry order", key)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	entries := 0
+	if err := each(expiry, func(k, v []byte) { entries++ }); err != nil {
+		return err
+	}
+	if entries != records {
+		c.problem("", "", 0, "%d entries in the idempotency expiry order for %d records", entries, records)
+	}
+	return each(streams, func(user, v []byte) {
+		sb := streams.Bucket(user)
+		if v != nil || sb == nil {
+			c.problem(string(user), "", 0, "a key, not a stream bucket, in the streams bucket")
+			return
+		}
+		if k, _ := sb.Cursor().First(); k == nil {
+			c.problem(string(user), "", 0, "an empty stream bucket")
+		}
+		_ = sb.ForEach(func(k, v []byte) error {
+			seq, err := keys.ParseID(k)
+			if err != nil || v == nil {
+				c.problem(string(user), "", 0, "stream key %x does not decode", k)
+			} else if _, err := decodeEvent(EventRecord{User: string(user), Seq: seq, Data: v}); err != nil {
+				c.problem(string(user), "", 0, "event %d does not decode: %s", seq, err)
+			}
+			return nil
+		})
+	})
 }

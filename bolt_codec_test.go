@@ -58,7 +58,7 @@ func TestBoltRecordRoundTrip(t *testing.T) {
 func TestBoltRecordVersion1Decodes(t *testing.T) {
 	m := MessageRecord{ID: 7, Sender: "bob", Recipient: "dave", Text: "old", Created: t0}
 	v2 := appendMessage(nil, m)
-	v1 := append([]byte{1}, v2[1:len(v2)-1]...) // version 1, no flags byte
+	v1 := append([]byte{1}, v2[1:len(v2)-2]...) // version 1: no flags byte, no metadata
 	got, err := decodeMessage(v1)
 	require.NoError(t, err)
 	assert.Equal(t, m, got)

@@ -34,6 +34,18 @@ var guardCases = map[string]func(Tx) error{
 		return tx.PutMessage("victim", "peer", MessageRecord{ID: 2, Sender: "peer", Recipient: "victim", Text: "new", Created: sec(2)})
 	},
 	"DeleteMessage": func(tx Tx) error { return tx.DeleteMessage("victim", "peer", 1) },
+	"PutTombstone": func(tx Tx) error {
+		return tx.PutTombstone("victim", "peer", Tombstone{ID: 1, Retracted: true})
+	},
+	"PutBlock":    func(tx Tx) error { return tx.PutBlock(Block{User: "victim", Other: "someone"}) },
+	"DeleteBlock": func(tx Tx) error { return tx.DeleteBlock(Block{User: "victim", Other: "peer"}) },
+	"PutIdempotency": func(tx Tx) error {
+		return tx.PutIdempotency(IdempotencyRecord{Sender: "victim", Key: "k2", MessageID: 1, Created: sec(1), Expires: sec(9)})
+	},
+	"DeleteIdempotencies": func(tx Tx) error { _, err := tx.DeleteIdempotencies(sec(1000), 10); return err },
+	"PutEvent":            func(tx Tx) error { return tx.PutEvent(EventRecord{User: "victim", Seq: 2, Data: []byte("e2")}) },
+	"DeleteEvents":        func(tx Tx) error { return tx.DeleteEvents("victim", 1) },
+	"AdvanceID":           func(tx Tx) error { return tx.AdvanceID(100) },
 }
 
 // txWriteMethods returns the names of the methods of Tx that write: every
@@ -51,8 +63,9 @@ func txWriteMethods() []string {
 }
 
 // seededForGuard returns a store holding inbox "victim" with a conversation
-// with "peer" holding message 1 (the meta sequence at 1): something for
-// every write method to change.
+// with "peer" holding message 1 (the meta sequence at 1), a block of peer,
+// an expired idempotency key and an event: something for every write
+// method to change.
 func seededForGuard(t *testing.T) *BoltStore {
 	t.Helper()
 	s, _ := openTestBolt(t)
@@ -66,6 +79,9 @@ func seededForGuard(t *testing.T) *BoltStore {
 			tx.PutInbox(InboxRecord{Owner: "victim", Unread: 1}),
 			tx.PutConversation(ConversationRecord{Owner: "victim", Other: "peer", Messages: 1, Unread: 1, LastUpdate: m.Created, FirstID: id, MaxID: id, Last: m}),
 			tx.PutMessage("victim", "peer", m),
+			tx.PutBlock(Block{User: "victim", Other: "peer"}),
+			tx.PutIdempotency(IdempotencyRecord{Sender: "victim", Key: "k1", MessageID: id, Created: m.Created, Expires: sec(5)}),
+			tx.PutEvent(EventRecord{User: "victim", Seq: 1, Data: []byte("e1")}),
 		)
 	}))
 	return s

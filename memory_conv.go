@@ -67,22 +67,26 @@ func cmpTime(asec int64, ansec int32, bsec int64, bnsec int32) int {
 }
 
 // memMsg is a stored message: its key, its direction and its text.
+// Its metadata, which few messages have, is kept beside it (memMore.meta).
 type memMsg struct {
-	sec  int64 // Created
-	id   uint64
-	nsec int32 // Created
-	dir  memDir
-	text string
+	sec           int64 // Created
+	id            uint64
+	nsec          int32 // Created
+	dir           memDir
+	deletedUnread bool
+	text          string
 }
 
 func packMsg(owner, other string, m *MessageRecord) memMsg {
 	sec, nsec := packTime(m.Created)
-	return memMsg{sec: sec, id: m.ID, nsec: nsec, dir: dirOf(owner, other, m), text: m.Text}
+	return memMsg{sec: sec, id: m.ID, nsec: nsec, dir: dirOf(owner, other, m), deletedUnread: m.DeletedUnread, text: m.Text}
 }
 
-func (e *memMsg) record(owner, other string, odd *[2]string) MessageRecord {
+// record unpacks e; meta is its metadata, which record copies.
+func (e *memMsg) record(owner, other string, odd *[2]string, meta map[string]string) MessageRecord {
 	s, r := users(owner, other, e.dir, odd)
-	return MessageRecord{ID: e.id, Sender: s, Recipient: r, Text: e.text, Created: unpackTime(e.sec, e.nsec)}
+	return MessageRecord{ID: e.id, Sender: s, Recipient: r, Text: e.text, Created: unpackTime(e.sec, e.nsec),
+		DeletedUnread: e.deletedUnread, Meta: cloneMeta(meta)}
 }
 
 // cmpMemMsg is MessageKey.Compare on entries.
@@ -111,14 +115,16 @@ type memConvRec struct {
 	luSec                                  int64 // LastUpdate
 	luNsec                                 int32
 	last                                   memMsg
-	lastOdd                                *[2]string // Last's Sender and Recipient if last.dir is dirOdd
+	lastOdd                                *[2]string        // Last's Sender and Recipient if last.dir is dirOdd
+	lastMeta                               map[string]string // Last's metadata; never changed once stored
 }
 
 func packConv(rec *ConversationRecord) memConvRec {
 	r := memConvRec{
 		messages: rec.Messages, unread: rec.Unread,
 		firstID: rec.FirstID, maxID: rec.MaxID, readMark: rec.ReadMark, peerReadMark: rec.PeerReadMark,
-		last: packMsg(rec.Owner, rec.Other, &rec.Last),
+		last:     packMsg(rec.Owner, rec.Other, &rec.Last),
+		lastMeta: cloneMeta(rec.Last.Meta),
 	}
 	r.luSec, r.luNsec = packTime(rec.LastUpdate)
 	if r.last.dir == dirOdd {
@@ -132,7 +138,7 @@ func (r *memConvRec) record(owner, other string) ConversationRecord {
 		Owner: owner, Other: other,
 		Messages: r.messages, Unread: r.unread, LastUpdate: unpackTime(r.luSec, r.luNsec),
 		FirstID: r.firstID, MaxID: r.maxID, ReadMark: r.readMark, PeerReadMark: r.peerReadMark,
-		Last: r.last.record(owner, other, r.lastOdd),
+		Last: r.last.record(owner, other, r.lastOdd, r.lastMeta),
 	}
 }
 
@@ -176,9 +182,10 @@ type memConv struct {
 // memMore is what only some conversations need, kept apart to keep the
 // many small ones small.
 type memMore struct {
-	ids     *sortedList[memIDKey] // ascending ID; nil until msgs outgrows smallConv
-	odd     map[uint64][2]string  // Sender and Recipient of the entries with dirOdd; nil until the first
-	deleted map[uint64]struct{}   // tombstones: IDs DeleteMessage removed; nil until the first
+	ids     *sortedList[memIDKey]        // ascending ID; nil until msgs outgrows smallConv
+	odd     map[uint64][2]string         // Sender and Recipient of the entries with dirOdd; nil until the first
+	meta    map[uint64]map[string]string // metadata of the messages that have it; never changed once stored
+	deleted map[uint64]bool              // tombstones: deleted IDs, true if retracted; nil until the first
 }
 
 // extra returns c.more, making it if need be.
@@ -206,6 +213,59 @@ func (c *memConv) isDeleted(id uint64) bool {
 	return ok
 }
 
+// tombstones lists up to limit tombstones with an ID above afterID.
+func (c *memConv) tombstones(afterID uint64, limit int) []Tombstone {
+	if c.more == nil {
+		return nil
+	}
+	var out []Tombstone
+	for id, retracted := range c.more.deleted {
+		if id > afterID {
+			out = append(out, Tombstone{ID: id, Retracted: retracted})
+		}
+	}
+	slices.SortFunc(out, func(a, b Tombstone) int { return cmp.Compare(a.ID, b.ID) })
+	return out[:min(len(out), limit)]
+}
+
+// setTombstone sets, or with gone removes, the tombstone of id; it returns
+// what there was.
+func (c *memConv) setTombstone(id uint64, retracted, gone bool) (was, had bool) {
+	m := c.extra()
+	was, had = m.deleted[id]
+	if gone {
+		delete(m.deleted, id)
+		return was, had
+	}
+	if m.deleted == nil {
+		m.deleted = make(map[uint64]bool)
+	}
+	m.deleted[id] = retracted
+	return was, had
+}
+
+// metaOf returns the metadata of message id.
+func (c *memConv) metaOf(id uint64) map[string]string {
+	if c.more == nil {
+		return nil
+	}
+	return c.more.meta[id]
+}
+
+// setMeta keeps meta as the metadata of message id (nil: none).
+func (c *memConv) setMeta(id uint64, meta map[string]string) {
+	switch {
+	case len(meta) > 0:
+		m := c.extra()
+		if m.meta == nil {
+			m.meta = make(map[uint64]map[string]string)
+		}
+		m.meta[id] = meta
+	case c.more != nil:
+		delete(c.more.meta, id)
+	}
+}
+
 // init makes the zero memConv at slot the conversation of rec, empty.
 func (c *memConv) init(slot uint32, rec *ConversationRecord) {
 	*c = memConv{other: rec.Other, slot: slot, rec: packConv(rec)}
@@ -224,7 +284,7 @@ func (c *memConv) message(owner string, e *memMsg) MessageRecord {
 		u := c.more.odd[e.id]
 		odd = &u
 	}
-	return e.record(owner, c.other, odd)
+	return e.record(owner, c.other, odd, c.metaOf(e.id))
 }
 
 func (c *memConv) messages(owner string, es []memMsg) []MessageRecord {

@@ -32,6 +32,10 @@ func fill(t *testing.T, v reflect.Value, n *int) {
 			f.SetInt(int64(-*n))
 		case f.CanUint():
 			f.SetUint(1<<63 + uint64(*n))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.Type() == reflect.TypeFor[map[string]string]():
+			f.Set(reflect.ValueOf(map[string]string{fmt.Sprint("k", *n): fmt.Sprint("v", *n)}))
 		default:
 			require.Failf(t, "field kind not handled", "%s %s", v.Type().Field(i).Name, f.Kind())
 		}
@@ -64,9 +68,9 @@ func TestMemMsgKeepsEveryField(t *testing.T) {
 		m.Sender, m.Recipient = users[0], users[1]
 		e := packMsg(owner, other, &m)
 		odd := [2]string{m.Sender, m.Recipient}
-		assert.Equal(t, m, e.record(owner, other, &odd))
+		assert.Equal(t, m, e.record(owner, other, &odd, m.Meta), "metadata is kept beside the entry")
 		if e.dir != dirOdd {
-			assert.Equal(t, m, e.record(owner, other, nil), "no odd users needed from %q to %q", users[0], users[1])
+			assert.Equal(t, m, e.record(owner, other, nil, m.Meta), "no odd users needed from %q to %q", users[0], users[1])
 		}
 	}
 }

@@ -61,7 +61,7 @@ func cmpExpiry(a, b IdempotencyRecord) int {
 type sideUndo struct {
 	op     sideOp
 	block  Block
-	idem   IdempotencyRecord // the record before the write
+	idem   IdempotencyRecord // the record before the write, or just its key
 	had    bool              // whether there was one
 	stream string
 	events []EventRecord // the stream's events before the write
@@ -231,6 +231,8 @@ func (t *memTx) PutIdempotency(rec IdempotencyRecord) error {
 	old, had := t.side.idem.get(rec)
 	if had {
 		t.side.expiry.delete(old)
+	} else {
+		old = IdempotencyRecord{Sender: rec.Sender, Key: rec.Key} // what the undo removes
 	}
 	t.side.undo = append(t.side.undo, sideUndo{op: undoIdemPut, idem: old, had: had})
 	t.side.idem.insert(rec)

@@ -40,6 +40,8 @@ type MemoryStore struct {
 	nextRecent int
 
 	removed []memRemoved // conversations the running Update removed, to release at its end
+
+	side memSide // blocks, idempotency records, streams (memory_records.go)
 }
 
 type memRemoved struct {
@@ -57,7 +59,7 @@ var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{inboxes: make(map[string]*memInbox), users: newSortedList(strings.Compare)}
+	return &MemoryStore{inboxes: make(map[string]*memInbox), users: newSortedList(strings.Compare), side: newMemSide()}
 }
 
 // View runs fn under the read lock. See Store.View.
@@ -91,6 +93,7 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		}
 		clear(s.undo) // drop references to deleted records
 		s.undo = s.undo[:0]
+		s.side.endUpdate()
 		clear(s.onCommit)
 		s.onCommit = s.onCommit[:0]
 		s.forget()
@@ -388,8 +391,9 @@ func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 	if c == nil {
 		return ErrNotFound
 	}
+	oldMeta := c.metaOf(m.ID)
 	if old, odd, ok := c.remove(m.ID); ok {
-		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old, odd: odd})
+		t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: old, odd: odd, meta: oldMeta})
 	}
 	e := packMsg(owner, other, &m)
 	var odd [2]string
@@ -397,7 +401,19 @@ func (t *memTx) PutMessage(owner, other string, m MessageRecord) error {
 		odd = [2]string{m.Sender, m.Recipient}
 	}
 	c.insert(e, odd)
+	c.setMeta(m.ID, cloneMeta(m.Meta))
 	t.undo = append(t.undo, memUndo{op: undoMsgAdd, conv: c, msg: memMsg{id: m.ID}})
+	return nil
+}
+
+// PutTombstone sets the tombstone's kind, creating it if need be.
+func (t *memTx) PutTombstone(owner, other string, tomb Tombstone) error {
+	_, c := t.lookup(owner, other)
+	if c == nil {
+		return ErrNotFound
+	}
+	was, had := c.setTombstone(tomb.ID, tomb.Retracted, false)
+	t.undo = append(t.undo, memUndo{op: undoTombSet, conv: c, msg: memMsg{id: tomb.ID}, tombWas: was, tombHad: had})
 	return nil
 }
 
@@ -408,18 +424,16 @@ func (t *memTx) DeleteMessage(owner, other string, id uint64) error {
 	if c == nil {
 		return ErrNotFound
 	}
+	meta := c.metaOf(id)
 	e, odd, ok := c.remove(id)
 	if !ok {
 		return ErrNotFound
 	}
-	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: e, odd: odd})
+	c.setMeta(id, nil)
+	t.undo = append(t.undo, memUndo{op: undoMsgDel, conv: c, msg: e, odd: odd, meta: meta})
 	if !c.isDeleted(id) {
-		m := c.extra()
-		if m.deleted == nil {
-			m.deleted = make(map[uint64]struct{})
-		}
-		m.deleted[id] = struct{}{}
-		t.undo = append(t.undo, memUndo{op: undoTombAdd, conv: c, msg: memMsg{id: id}})
+		c.setTombstone(id, false, false)
+		t.undo = append(t.undo, memUndo{op: undoTombSet, conv: c, msg: memMsg{id: id}})
 	}
 	return nil
 }
@@ -434,7 +448,10 @@ type memUndo struct {
 	conv     *memConv
 	convRec  memConvRec
 	msg      memMsg
-	odd      [2]string // msg's Sender and Recipient if msg.dir is dirOdd
+	odd      [2]string         // msg's Sender and Recipient if msg.dir is dirOdd
+	meta     map[string]string // msg's metadata
+	tombWas  bool              // undoTombSet: the tombstone's kind before, if tombHad
+	tombHad  bool
 }
 
 type undoOp uint8
@@ -449,7 +466,7 @@ const (
 	undoConvRec                // restore conv.rec = convRec
 	undoMsgAdd                 // remove msg.ID from conv
 	undoMsgDel                 // put msg back into conv
-	undoTombAdd                // remove the tombstone of msg.ID from conv
+	undoTombSet                // restore the tombstone of msg.ID in conv: tombWas, or none without tombHad
 )
 
 // rollback applies the undo log backwards, so each entry finds the state
@@ -474,10 +491,13 @@ func (s *MemoryStore) rollback() {
 			u.inbox.setConvRec(u.conv, u.convRec)
 		case undoMsgAdd:
 			u.conv.remove(u.msg.id)
+			u.conv.setMeta(u.msg.id, nil)
 		case undoMsgDel:
 			u.conv.insert(u.msg, u.odd)
-		case undoTombAdd:
-			delete(u.conv.more.deleted, u.msg.id)
+			u.conv.setMeta(u.msg.id, u.meta)
+		case undoTombSet:
+			u.conv.setTombstone(u.msg.id, u.tombWas, !u.tombHad)
 		}
 	}
+	s.side.rollback()
 }

@@ -42,8 +42,12 @@ func TestRetract(t *testing.T) {
 			assert.Equal(t, oops.ID, ev.Message.ID)
 			assert.Empty(t, ev.Message.Text, "the retracted text is not repeated")
 			assert.Nil(t, ev.Message.Meta)
+			if ev.User == "dave" {
+				assert.Equal(t, 2, ev.Unread, "dave's own counts, after")
+				assert.Equal(t, 1, ev.ConversationUnread)
+				assert.True(t, ev.Message.New, "it was new to dave")
+			}
 		}
-		assert.Equal(t, 2, next(t, dave).Unread, "dave's own counts, after")
 		verifyClean(t, x)
 
 		err := conv(t, x, "bob", "dave").Retract(ctx, oops.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/socialkit/messaging"
 )
@@ -128,6 +129,119 @@ func (h hookedTx) DeleteMessage(owner, other string, id uint64) error {
 }
 
 func (h hookedTx) OnCommit(f func()) { h.tx.OnCommit(f) }
+
+func (h hookedTx) Tombstones(owner, other string, afterID uint64, limit int) ([]messaging.Tombstone, error) {
+	if err := h.hook(false); err != nil {
+		return nil, err
+	}
+	return h.tx.Tombstones(owner, other, afterID, limit)
+}
+
+func (h hookedTx) Blocked(user, other string) (bool, error) {
+	if err := h.hook(false); err != nil {
+		return false, err
+	}
+	return h.tx.Blocked(user, other)
+}
+
+func (h hookedTx) Blocks(after messaging.Block, limit int) ([]messaging.Block, error) {
+	if err := h.hook(false); err != nil {
+		return nil, err
+	}
+	return h.tx.Blocks(after, limit)
+}
+
+func (h hookedTx) Idempotency(sender, key string) (messaging.IdempotencyRecord, error) {
+	if err := h.hook(false); err != nil {
+		return messaging.IdempotencyRecord{}, err
+	}
+	return h.tx.Idempotency(sender, key)
+}
+
+func (h hookedTx) Idempotencies(after messaging.IdempotencyRecord, limit int) ([]messaging.IdempotencyRecord, error) {
+	if err := h.hook(false); err != nil {
+		return nil, err
+	}
+	return h.tx.Idempotencies(after, limit)
+}
+
+func (h hookedTx) StreamBounds(user string) (first, last uint64, err error) {
+	if err := h.hook(false); err != nil {
+		return 0, 0, err
+	}
+	return h.tx.StreamBounds(user)
+}
+
+func (h hookedTx) Events(user string, after uint64, limit int) ([]messaging.EventRecord, error) {
+	if err := h.hook(false); err != nil {
+		return nil, err
+	}
+	return h.tx.Events(user, after, limit)
+}
+
+func (h hookedTx) Streams(after string, limit int) ([]string, error) {
+	if err := h.hook(false); err != nil {
+		return nil, err
+	}
+	return h.tx.Streams(after, limit)
+}
+
+func (h hookedTx) PutTombstone(owner, other string, t messaging.Tombstone) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.PutTombstone(owner, other, t)
+}
+
+func (h hookedTx) PutBlock(b messaging.Block) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.PutBlock(b)
+}
+
+func (h hookedTx) DeleteBlock(b messaging.Block) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.DeleteBlock(b)
+}
+
+func (h hookedTx) PutIdempotency(rec messaging.IdempotencyRecord) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.PutIdempotency(rec)
+}
+
+func (h hookedTx) DeleteIdempotencies(before time.Time, limit int) (int, error) {
+	if err := h.hook(true); err != nil {
+		return 0, err
+	}
+	return h.tx.DeleteIdempotencies(before, limit)
+}
+
+func (h hookedTx) PutEvent(rec messaging.EventRecord) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.PutEvent(rec)
+}
+
+func (h hookedTx) DeleteEvents(user string, upTo uint64) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.DeleteEvents(user, upTo)
+}
+
+func (h hookedTx) AdvanceID(id uint64) error {
+	if err := h.hook(true); err != nil {
+		return err
+	}
+	return h.tx.AdvanceID(id)
+}
+
 
 // writeCountingStore counts the record writes of committed and failed
 // Updates alike.
