@@ -4,10 +4,10 @@ package messaging
 // and Close, and the helpers the other bolt tests share.
 
 import (
-	"fmt"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"

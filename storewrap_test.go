@@ -242,7 +242,6 @@ func (h hookedTx) AdvanceID(id uint64) error {
 	return h.tx.AdvanceID(id)
 }
 
-
 // writeCountingStore counts the record writes of committed and failed
 // Updates alike.
 type writeCountingStore struct {
