@@ -1,0 +1,124 @@
+package pgstore
+
+// The SQL of a store, with its schema's name filled in once at open. All of
+// it is plain SQL that PostgreSQL-compatible engines run as well, except
+// what doc.go lists under "PostgreSQL-only".
+
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	convColumns = "owner, other, messages, unread, lu_neg_sec, lu_neg_nsec, first_id, max_id, read_mark, " +
+		"peer_read_mark, last_id, last_sender, last_recipient, last_text, last_sec, last_nsec"
+	msgColumns     = "owner, other, id, sec, nsec, sender, recipient, text"
+	msgReadColumns = "id, sec, nsec, sender, recipient, text"
+)
+
+type queries struct {
+	// Transactions. BEGIN is sent in the same pipeline as the first
+	// statement, which is where a REPEATABLE READ snapshot is taken.
+	beginUpdate, beginView, commit, rollback string
+
+	nextID string
+
+	// Locks, taken by reads inside Update (see doc.go, "Isolation").
+	lockInboxes       string // $1 owners: the inbox rows that exist
+	lockRootIfMissing string // $1 owners, $2 how many: the inbox set, if one is missing
+	lockRoot          string
+	lockPair          string // $1, $2: both sides of a conversation
+	lockInboxConvs    string // $1 owner: every conversation of an inbox
+
+	readInbox, readConv string
+
+	users, convs, convsAfter                    string
+	msg, msgsAsc, msgsAscAfter                  string
+	msgsDesc, msgsDescAfter, msgsByID, tombRead string
+
+	// Writes, buffered and sent with the next read or the COMMIT.
+	insertInbox, updateInbox, deleteInbox               string
+	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
+	insertConv, updateConv, deleteConv                  string
+	deleteConvMsgs, deleteConvTombs                     string
+	upsertMsg, deleteMsg, insertTomb                    string
+	touchRoot, touchInbox, touchConv                    string
+	checkOrphanConvs, checkOrphanMsgs, checkOrphanTombs string
+	checkTombstoned, checkBadTimes, checkCountsInRange  string
+	checkInboxSetRows                                   string
+}
+
+func newQueries(schema string) queries {
+	s := pgx.Identifier{schema}.Sanitize() + "."
+	r := strings.NewReplacer("{S}.", s)
+	q := func(sql string) string { return r.Replace(sql) }
+	seq := strings.ReplaceAll(pgx.Identifier{schema, "message_ids"}.Sanitize(), "'", "''")
+	return queries{
+		beginUpdate: "BEGIN ISOLATION LEVEL REPEATABLE READ",
+		beginView:   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		commit:      "COMMIT",
+		rollback:    "ROLLBACK",
+
+		nextID: "SELECT nextval('" + seq + "')",
+
+		lockInboxes:       q("SELECT owner, unread FROM {S}.inboxes WHERE owner = ANY($1) ORDER BY owner FOR NO KEY UPDATE"),
+		lockRootIfMissing: q("SELECT changes FROM {S}.inbox_set WHERE (SELECT count(*) FROM {S}.inboxes WHERE owner = ANY($1)) < $2 FOR NO KEY UPDATE"),
+		lockRoot:          q("SELECT changes FROM {S}.inbox_set FOR NO KEY UPDATE"),
+		lockPair: q("SELECT " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1) " +
+			"ORDER BY owner, other FOR NO KEY UPDATE"),
+		lockInboxConvs: q("SELECT count(*) FROM (SELECT 1 FROM {S}.conversations WHERE owner = $1 FOR NO KEY UPDATE) AS locked"),
+
+		readInbox: q("SELECT unread FROM {S}.inboxes WHERE owner = $1"),
+		readConv:  q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2"),
+
+		users:      q("SELECT owner FROM {S}.inboxes WHERE owner > $1 ORDER BY owner LIMIT $2"),
+		convs:      q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 ORDER BY lu_neg_sec, lu_neg_nsec, other LIMIT $2"),
+		convsAfter: q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND (lu_neg_sec, lu_neg_nsec, other) > ($2, $3, $4) ORDER BY lu_neg_sec, lu_neg_nsec, other LIMIT $5"),
+		msg:        q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
+		msgsAsc:    q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 ORDER BY sec, nsec, id LIMIT $3"),
+		msgsAscAfter: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND (sec, nsec, id) > ($3, $4, $5) " +
+			"ORDER BY sec, nsec, id LIMIT $6"),
+		msgsDesc: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 ORDER BY sec DESC, nsec DESC, id DESC LIMIT $3"),
+		msgsDescAfter: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND (sec, nsec, id) < ($3, $4, $5) " +
+			"ORDER BY sec DESC, nsec DESC, id DESC LIMIT $6"),
+		msgsByID: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		tombRead: q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
+
+		insertInbox:      q("INSERT INTO {S}.inboxes (owner, unread) VALUES ($1, $2)"),
+		updateInbox:      q("UPDATE {S}.inboxes SET unread = $2 WHERE owner = $1"),
+		deleteInbox:      q("DELETE FROM {S}.inboxes WHERE owner = $1"),
+		deleteInboxConvs: q("DELETE FROM {S}.conversations WHERE owner = $1"),
+		deleteInboxMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1"),
+		deleteInboxTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1"),
+		insertConv:       q("INSERT INTO {S}.conversations (" + convColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"),
+		updateConv: q("UPDATE {S}.conversations SET messages = $3, unread = $4, lu_neg_sec = $5, lu_neg_nsec = $6, first_id = $7, " +
+			"max_id = $8, read_mark = $9, peer_read_mark = $10, last_id = $11, last_sender = $12, last_recipient = $13, " +
+			"last_text = $14, last_sec = $15, last_nsec = $16 WHERE owner = $1 AND other = $2"),
+		deleteConv:      q("DELETE FROM {S}.conversations WHERE owner = $1 AND other = $2"),
+		deleteConvMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2"),
+		deleteConvTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1 AND other = $2"),
+		upsertMsg: q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
+			"ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, sender = EXCLUDED.sender, " +
+			"recipient = EXCLUDED.recipient, text = EXCLUDED.text"),
+		deleteMsg:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
+		insertTomb: q("INSERT INTO {S}.tombstones (owner, other, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+		touchRoot:  q("UPDATE {S}.inbox_set SET changes = changes + 1"),
+		touchInbox: q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
+		touchConv:  q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
+
+		checkOrphanConvs: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE NOT EXISTS " +
+			"(SELECT 1 FROM {S}.inboxes i WHERE i.owner = c.owner) ORDER BY c.owner, c.other LIMIT 100"),
+		checkOrphanMsgs: q("SELECT m.owner, m.other, m.id FROM {S}.messages m WHERE NOT EXISTS " +
+			"(SELECT 1 FROM {S}.conversations c WHERE c.owner = m.owner AND c.other = m.other) ORDER BY m.owner, m.other, m.id LIMIT 100"),
+		checkOrphanTombs: q("SELECT t.owner, t.other, t.id FROM {S}.tombstones t WHERE NOT EXISTS " +
+			"(SELECT 1 FROM {S}.conversations c WHERE c.owner = t.owner AND c.other = t.other) ORDER BY t.owner, t.other, t.id LIMIT 100"),
+		checkTombstoned: q("SELECT m.owner, m.other, m.id FROM {S}.messages m JOIN {S}.tombstones t " +
+			"ON t.owner = m.owner AND t.other = m.other AND t.id = m.id ORDER BY m.owner, m.other, m.id LIMIT 100"),
+		checkBadTimes: q("SELECT m.owner, m.other, m.id FROM {S}.messages m WHERE m.nsec NOT BETWEEN 0 AND 999999999 " +
+			"ORDER BY m.owner, m.other, m.id LIMIT 100"),
+		checkCountsInRange: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE c.messages < 0 OR c.unread < 0 " +
+			"OR c.unread > c.messages OR c.lu_neg_nsec NOT BETWEEN -999999999 AND 0 ORDER BY c.owner, c.other LIMIT 100"),
+		checkInboxSetRows: q("SELECT count(*) FROM {S}.inbox_set"),
+	}
+}

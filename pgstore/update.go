@@ -1,0 +1,170 @@
+package pgstore
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/socialkit/messaging"
+)
+
+// maxAttempts bounds how many times one Update runs its function.
+const maxAttempts = 50
+
+// Update runs fn in a REPEATABLE READ transaction whose reads lock what
+// they read (see the package documentation, "Isolation"), buffers fn's
+// writes and sends them with the COMMIT in one pipeline.
+//
+// fn is run again, in a fresh transaction, when the database refuses the
+// transaction because a concurrent one changed what it read or wrote
+// (SQLSTATE 40001), a deadlock (40P01), a concurrent insert of a key it
+// inserts (23505), or a connection lost before COMMIT was sent; at most
+// maxAttempts times, and never once ctx is done. A connection lost while
+// COMMIT is in flight leaves the outcome unknown: Update then returns an
+// error and does not run fn again.
+//
+// OnCommit callbacks run after the commit, in commit order, in the calling
+// goroutine. See messaging.Store.Update.
+func (s *Store) Update(ctx context.Context, fn func(messaging.Tx) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.exit()
+	defer s.stats.updates.Add(1)
+	var carry *session // the previous attempt, whose connection the next one reuses
+	for attempt := 1; ; attempt++ {
+		s.stats.attempts.Add(1)
+		t := newTx(s, newSession(s, ctx, s.q.beginUpdate, carry.handoffConn()))
+		err, retry := t.attempt(fn)
+		if !retry {
+			return err
+		}
+		carry = t.ss
+		if attempt == maxAttempts {
+			carry.finish()
+			return wrapf(err, "update: gave up after %d attempts", attempt)
+		}
+		if err := pause(ctx, attempt); err != nil {
+			carry.finish()
+			return wrapf(err, "update: waiting to run again after %v", bare(t.ss.err))
+		}
+	}
+}
+
+// handoffConn is handoff for a session that may be nil.
+func (ss *session) handoffConn() *pgxpool.Conn {
+	if ss == nil {
+		return nil
+	}
+	return ss.handoff()
+}
+
+// pause waits a little before the next attempt: not at all at first (the
+// transaction that made this one fail has committed), then a random time
+// that grows, so that transactions that keep failing each other spread out.
+func pause(ctx context.Context, attempt int) error {
+	if attempt < 3 {
+		return ctx.Err()
+	}
+	limit := min(time.Millisecond<<min(attempt-3, 7), 100*time.Millisecond)
+	timer := time.NewTimer(rand.N(limit) + time.Millisecond)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// attempt runs fn once and commits. retry reports a failure a new run may
+// not meet; the session's connection is then left for the next attempt.
+func (t *tx) attempt(fn func(messaging.Tx) error) (err error, retry bool) {
+	defer func() {
+		if !retry {
+			t.ss.finish()
+		}
+	}()
+	ferr := fn(t)
+	if t.ss.err != nil { // a statement failed: the transaction is dead
+		if t.retryable(t.ss.err, false) {
+			return t.ss.err, true
+		}
+		if ferr != nil {
+			return ferr, false // it most likely carries ours
+		}
+		return wrapf(t.ss.err, "update"), false
+	}
+	if ferr != nil {
+		return ferr, false
+	}
+	return t.commit()
+}
+
+// commit sends the buffered writes, the touches and COMMIT in one
+// pipeline, then runs the OnCommit callbacks in commit order.
+func (t *tx) commit() (err error, retry bool) {
+	steps := t.flushSteps(true)
+	if len(steps) == 0 && t.ss.conn == nil {
+		// Nothing read, nothing written: there is no transaction.
+		if len(t.onCommit) > 0 {
+			t.s.order.take().committed(t.onCommit)
+		}
+		return nil, false
+	}
+	var tk ticket
+	if len(t.onCommit) > 0 {
+		tk = t.s.order.take() // after every lock but those of inserted rows: see commitorder.go
+	}
+	err = t.ss.run(append(steps, step{sql: t.s.q.commit})...)
+	if err != nil {
+		if len(t.onCommit) > 0 {
+			tk.failed()
+		}
+		if t.retryable(err, true) {
+			return err, true
+		}
+		if t.ss.conn != nil && t.ss.conn.Conn().IsClosed() {
+			return wrapf(err, "commit: the connection was lost while COMMIT was in flight; the outcome is unknown"), false
+		}
+		return wrapf(err, "commit"), false
+	}
+	t.ss.finish()
+	if len(t.onCommit) > 0 {
+		tk.committed(t.onCommit)
+	}
+	return nil, false
+}
+
+// retryable reports whether err lets the transaction's function run again,
+// and counts it. commitSent: the failed pipeline held COMMIT.
+func (t *tx) retryable(err error, commitSent bool) bool {
+	c := &t.s.stats
+	switch sqlState(err) {
+	case "40001":
+		c.serialization.Add(1)
+		return true
+	case "40P01", "55P03": // a deadlock, or a lock_timeout set on the server
+		c.deadlocks.Add(1)
+		return true
+	case "23505":
+		c.uniqueViolations.Add(1)
+		return true
+	case "":
+	default:
+		return false
+	}
+	if t.ss.ctx.Err() != nil {
+		return false
+	}
+	nothingSent := t.ss.conn == nil // the pool could not connect
+	lost := nothingSent || t.ss.conn.Conn().IsClosed()
+	if lost && (!commitSent || nothingSent || pgconn.SafeToRetry(err)) {
+		c.connLosts.Add(1)
+		return true
+	}
+	return false
+}
