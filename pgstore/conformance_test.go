@@ -6,8 +6,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/pgstore"
 	"github.com/socialkit/messaging/internal/pgtest"
+	"github.com/socialkit/messaging/pgstore"
 	"github.com/socialkit/messaging/storetest"
 )
 
