@@ -1,56 +1,100 @@
 package pgstore
 
 // OnCommit callbacks run in commit order without a lock held around
-// COMMIT. A transaction with callbacks takes a ticket just before it sends
-// its last pipeline (its buffered writes and COMMIT); once that pipeline
-// has returned it waits until every lower ticket is resolved (committed
-// with its callbacks run, or failed), runs its own callbacks, and resolves
-// its ticket. Ticket order is commit order for any two transactions that
-// touch a common row, which is when order can be observed: see doc.go,
-// "OnCommit order". Transactions without callbacks take no ticket.
+// COMMIT. A transaction with callbacks takes a stamp from the
+// commit_order sequence as the last statement before COMMIT, in its
+// commit pipeline, when it already holds every lock it takes. Of two
+// transactions that touch a common row, the one that locks it second
+// waits until the first has committed (or fails with 40001), so it
+// stamps after the first did: stamp order is commit order wherever order
+// can be observed (doc.go, "OnCommit order").
+//
+// Stamps are global, so this process sees gaps (other processes, failed
+// transactions) and learns a stamp only when its pipeline returns. A
+// committed transaction therefore runs its callbacks once every
+// transaction of this process that was in flight when its stamp came back
+// has returned too (any transaction sent later stamps later), and every
+// one of them with a smaller stamp has run its callbacks.
 
 import "sync"
 
 type commitOrder struct {
-	mu   sync.Mutex
-	last chan struct{} // closed once the newest ticket is resolved; nil: none yet
+	mu       sync.Mutex
+	cond     sync.Cond
+	inflight map[*commitSlot]struct{}
+	pending  map[*commitSlot]struct{} // committed, callbacks not run yet
 }
 
-// ticket is a place in the order: prev is closed when the ticket before it
-// is resolved, done when this one is.
-type ticket struct {
-	prev, done chan struct{}
+// commitSlot is one transaction's place in the order.
+type commitSlot struct {
+	o        *commitOrder
+	stamp    int64
+	returned bool          // its commit pipeline returned
+	before   []*commitSlot // in flight when its stamp came back
 }
 
-func (o *commitOrder) take() ticket {
+// begin registers a transaction about to send its commit pipeline.
+func (o *commitOrder) begin() *commitSlot {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	t := ticket{prev: o.last, done: make(chan struct{})}
-	o.last = t.done
-	return t
+	if o.inflight == nil {
+		o.inflight = make(map[*commitSlot]struct{})
+		o.pending = make(map[*commitSlot]struct{})
+		o.cond.L = &o.mu
+	}
+	c := &commitSlot{o: o}
+	o.inflight[c] = struct{}{}
+	return c
 }
 
-// committed runs fs after the callbacks of every lower ticket, then
-// resolves t. A panic in fs resolves t before it propagates.
-func (t ticket) committed(fs []func()) {
-	if t.prev != nil {
-		<-t.prev
+// failed withdraws a transaction that did not commit.
+func (c *commitSlot) failed() {
+	o := c.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.inflight, c)
+	c.returned = true
+	o.cond.Broadcast()
+}
+
+// committed runs fs in their place in the order. A panic in fs still
+// releases the transactions after this one before it propagates.
+func (c *commitSlot) committed(stamp int64, fs []func()) {
+	o := c.o
+	o.mu.Lock()
+	delete(o.inflight, c)
+	c.stamp, c.returned = stamp, true
+	for other := range o.inflight {
+		c.before = append(c.before, other)
 	}
-	defer close(t.done)
+	o.pending[c] = struct{}{}
+	o.cond.Broadcast()
+	for !c.turn() {
+		o.cond.Wait()
+	}
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		delete(o.pending, c)
+		o.cond.Broadcast()
+		o.mu.Unlock()
+	}()
 	for _, f := range fs {
 		f()
 	}
 }
 
-// failed resolves t without callbacks, as soon as the lower tickets are:
-// its caller does not wait for them.
-func (t ticket) failed() {
-	if t.prev == nil {
-		close(t.done)
-		return
+// turn reports whether c may run its callbacks. Called with o.mu held.
+func (c *commitSlot) turn() bool {
+	for _, b := range c.before {
+		if !b.returned {
+			return false
+		}
 	}
-	go func() {
-		<-t.prev
-		close(t.done)
-	}()
+	for p := range c.o.pending {
+		if p.stamp < c.stamp {
+			return false
+		}
+	}
+	return true
 }

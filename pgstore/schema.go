@@ -42,7 +42,7 @@ const versionTable = "schema_migrations"
 // ours are the relations a store's schema may hold.
 var ours = map[string]bool{
 	versionTable: true, "inbox_set": true, "inboxes": true, "conversations": true,
-	"messages": true, "tombstones": true, "message_ids": true,
+	"messages": true, "tombstones": true, "message_ids": true, "commit_order": true,
 }
 
 func mustLoadMigrations(fsys fs.FS) []migration {

@@ -27,6 +27,9 @@ type step struct {
 	// reset is called before the statement's results are read, if not nil,
 	// so that a pipeline sent again on a fresh connection starts clean.
 	reset func()
+	// takesIDs: the statement also takes the guessed message IDs, as many
+	// as its third argument says (nextid.go).
+	takesIDs bool
 }
 
 type session struct {
@@ -39,8 +42,8 @@ type session struct {
 	batch pgx.Batch
 }
 
-func newSession(s *Store, ctx context.Context, begin string, carry *pgxpool.Conn) *session {
-	return &session{s: s, ctx: ctx, begin: begin, conn: carry}
+func newSession(s *Store, ctx context.Context, begin string) *session {
+	return &session{s: s, ctx: ctx, begin: begin}
 }
 
 // run sends steps as one pipeline, with BEGIN in front if the transaction
@@ -140,28 +143,6 @@ func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
 		}
 	}
 	return nil
-}
-
-// handoff gives the connection to the next attempt of an Update, rolled
-// back, so that a retry does not wait for the pool; nil if the connection
-// is gone. (The ROLLBACK cannot ride in the next attempt's pipeline: pgx
-// prepares new statements in a round trip of their own first, which an
-// aborted transaction refuses.)
-func (ss *session) handoff() *pgxpool.Conn {
-	conn := ss.conn
-	ss.conn = nil
-	if conn == nil {
-		return nil
-	}
-	if !conn.Conn().IsClosed() && conn.Conn().PgConn().TxStatus() != 'I' {
-		ss.s.stats.roundTrips.Add(1)
-		_, _ = conn.Conn().Exec(ss.ctx, ss.s.q.rollback)
-	}
-	if conn.Conn().IsClosed() || conn.Conn().PgConn().TxStatus() != 'I' {
-		conn.Release() // destroys it
-		return nil
-	}
-	return conn
 }
 
 // finish returns the connection to the pool. A transaction still open on

@@ -5,6 +5,7 @@ package pgstore
 // what doc.go lists under "PostgreSQL-only".
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -22,14 +23,19 @@ type queries struct {
 	// statement, which is where a REPEATABLE READ snapshot is taken.
 	beginUpdate, beginView, commit, rollback string
 
-	nextID string
+	nextID, nextIDs string
 
-	// Locks, taken by reads inside Update (see doc.go, "Isolation").
-	lockInboxes       string // $1 owners: the inbox rows that exist
-	lockRootIfMissing string // $1 owners, $2 how many: the inbox set, if one is missing
-	lockRoot          string
-	lockPair          string // $1, $2: both sides of a conversation
-	lockInboxConvs    string // $1 owner: every conversation of an inbox
+	// Inside Update: reads of what a pair of users holds, and the locks
+	// the commit pipeline takes on what the transaction read but did not
+	// write (see doc.go, "Isolation").
+	readInboxes string // $1 owners
+	// readPair reads a pair of users whole: $3 new message IDs (kind 0),
+	// the inboxes of $1 and $2 (kind 1), both sides of their conversation
+	// (kind 2), as rows of kind and the columns of a conversation.
+	readPair                         string
+	shareRoot, shareInbox, shareConv string
+	shareInboxConvs                  string // $1 owner: all its conversations
+	stamp                            string // the place in commit order
 
 	readInbox, readConv string
 
@@ -42,32 +48,39 @@ type queries struct {
 	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
 	insertConv, updateConv, deleteConv                  string
 	deleteConvMsgs, deleteConvTombs                     string
-	upsertMsg, deleteMsg, insertTomb                    string
+	upsertMsgs                                          [maxMsgRows + 1]string // by number of rows
+	deleteMsg, insertTomb                               string
 	touchRoot, touchInbox, touchConv                    string
 	checkOrphanConvs, checkOrphanMsgs, checkOrphanTombs string
 	checkTombstoned, checkBadTimes, checkCountsInRange  string
 	checkInboxSetRows                                   string
 }
 
+// maxMsgRows is the most messages one INSERT statement writes.
+const maxMsgRows = 4
+
 func newQueries(schema string) queries {
 	s := pgx.Identifier{schema}.Sanitize() + "."
 	r := strings.NewReplacer("{S}.", s)
 	q := func(sql string) string { return r.Replace(sql) }
-	seq := strings.ReplaceAll(pgx.Identifier{schema, "message_ids"}.Sanitize(), "'", "''")
-	return queries{
+	qs := queries{
 		beginUpdate: "BEGIN ISOLATION LEVEL REPEATABLE READ",
 		beginView:   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 		commit:      "COMMIT",
 		rollback:    "ROLLBACK",
 
-		nextID: "SELECT nextval('" + seq + "')",
+		nextID:  "SELECT nextval('" + seqName(schema, "message_ids") + "')",
+		nextIDs: "SELECT nextval('" + seqName(schema, "message_ids") + "') FROM generate_series(1, $1::int)",
+		stamp:   "SELECT nextval('" + seqName(schema, "commit_order") + "')",
 
-		lockInboxes:       q("SELECT owner, unread FROM {S}.inboxes WHERE owner = ANY($1) ORDER BY owner FOR NO KEY UPDATE"),
-		lockRootIfMissing: q("SELECT changes FROM {S}.inbox_set WHERE (SELECT count(*) FROM {S}.inboxes WHERE owner = ANY($1)) < $2 FOR NO KEY UPDATE"),
-		lockRoot:          q("SELECT changes FROM {S}.inbox_set FOR NO KEY UPDATE"),
-		lockPair: q("SELECT " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1) " +
-			"ORDER BY owner, other FOR NO KEY UPDATE"),
-		lockInboxConvs: q("SELECT count(*) FROM (SELECT 1 FROM {S}.conversations WHERE owner = $1 FOR NO KEY UPDATE) AS locked"),
+		readInboxes: q("SELECT owner, unread FROM {S}.inboxes WHERE owner = ANY($1)"),
+		readPair: q("SELECT 0::int2, " + dummyConv("nextval('"+seqName(schema, "message_ids")+"')") + " FROM generate_series(1, $3::int) " +
+			"UNION ALL SELECT 1::int2, " + dummyConvOwner("owner", "unread") + " FROM {S}.inboxes WHERE owner IN ($1, $2) " +
+			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1)"),
+		shareRoot:       q("SELECT changes FROM {S}.inbox_set FOR SHARE"),
+		shareInbox:      q("SELECT 1 FROM {S}.inboxes WHERE owner = $1 FOR SHARE"),
+		shareConv:       q("SELECT 1 FROM {S}.conversations WHERE owner = $1 AND other = $2 FOR SHARE"),
+		shareInboxConvs: q("SELECT count(*) FROM (SELECT 1 FROM {S}.conversations WHERE owner = $1 ORDER BY other FOR SHARE) AS locked"),
 
 		readInbox: q("SELECT unread FROM {S}.inboxes WHERE owner = $1"),
 		readConv:  q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2"),
@@ -98,14 +111,11 @@ func newQueries(schema string) queries {
 		deleteConv:      q("DELETE FROM {S}.conversations WHERE owner = $1 AND other = $2"),
 		deleteConvMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2"),
 		deleteConvTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1 AND other = $2"),
-		upsertMsg: q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) " +
-			"ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, sender = EXCLUDED.sender, " +
-			"recipient = EXCLUDED.recipient, text = EXCLUDED.text"),
-		deleteMsg:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
-		insertTomb: q("INSERT INTO {S}.tombstones (owner, other, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
-		touchRoot:  q("UPDATE {S}.inbox_set SET changes = changes + 1"),
-		touchInbox: q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
-		touchConv:  q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
+		deleteMsg:       q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
+		insertTomb:      q("INSERT INTO {S}.tombstones (owner, other, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+		touchRoot:       q("UPDATE {S}.inbox_set SET changes = changes + 1"),
+		touchInbox:      q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
+		touchConv:       q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
 
 		checkOrphanConvs: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE NOT EXISTS " +
 			"(SELECT 1 FROM {S}.inboxes i WHERE i.owner = c.owner) ORDER BY c.owner, c.other LIMIT 100"),
@@ -121,4 +131,33 @@ func newQueries(schema string) queries {
 			"OR c.unread > c.messages OR c.lu_neg_nsec NOT BETWEEN -999999999 AND 0 ORDER BY c.owner, c.other LIMIT 100"),
 		checkInboxSetRows: q("SELECT count(*) FROM {S}.inbox_set"),
 	}
+	for n := 1; n <= maxMsgRows; n++ {
+		var b strings.Builder
+		b.WriteString(q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES "))
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
+		}
+		b.WriteString(" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
+			"sender = EXCLUDED.sender, recipient = EXCLUDED.recipient, text = EXCLUDED.text")
+		qs.upsertMsgs[n] = b.String()
+	}
+	return qs
+}
+
+// dummyConv fills the columns of a conversation row with n in the
+// messages column, for rows of readPair that are not conversations.
+func dummyConv(n string) string { return dummyConvOwner("''::bytea", n) }
+
+func dummyConvOwner(owner, n string) string {
+	return owner + ", ''::bytea, " + n + ", 0::bigint, 0::bigint, 0::int4, 0::bigint, 0::bigint, 0::bigint, 0::bigint, " +
+		"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4"
+}
+
+// seqName is the name of a sequence of the schema, quoted for a string
+// literal that nextval reads as a regclass.
+func seqName(schema, name string) string {
+	return strings.ReplaceAll(pgx.Identifier{schema, name}.Sanitize(), "'", "''")
 }

@@ -79,9 +79,21 @@ type Store struct {
 	closed bool
 
 	order commitOrder    // OnCommit callbacks in commit order
+	queue *inboxQueue    // Updates touching the same inboxes take turns
 	bg    sync.WaitGroup // View endings still in flight
 
-	stats statCounters
+	stats  statCounters
+	lastID atomic.Uint64 // the largest message ID this store has seen the sequence give
+}
+
+// sawID records id as given by the sequence, for the next guess.
+func (s *Store) sawID(id uint64) {
+	for {
+		last := s.lastID.Load()
+		if id <= last || s.lastID.CompareAndSwap(last, id) {
+			return
+		}
+	}
 }
 
 // Open connects to the database at url (a PostgreSQL URL or keyword/value
@@ -112,6 +124,13 @@ func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
 	}
 	if !hasParam(url, "pool_max_conns") {
 		cfg.MaxConns = int32(max(DefaultMinMaxConns, 4*runtime.GOMAXPROCS(0)))
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !ok {
+		// Every statement of the store is a lookup by key or a range scan
+		// of one index, for which the generic plan is the plan: without
+		// this, PostgreSQL plans some of them again at every execution,
+		// which costs more than running them.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -150,7 +169,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 }
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, o Options, owns bool) (*Store, error) {
-	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema)}
+	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema), queue: newInboxQueue()}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -214,8 +233,12 @@ func (s *Store) Close() error {
 
 // Stats counts what the store did since it was opened.
 type Stats struct {
-	Updates    int64 // calls of Update that returned
-	Attempts   int64 // runs of Update functions, re-runs included
+	Updates  int64 // calls of Update that returned
+	Attempts int64 // transactions begun by Update, the first and those after a conflict
+	// Runs of an Update's function again in the same transaction, because
+	// the message ID NextID guessed before the transaction began was not
+	// the one the sequence gave (see NextID).
+	Reruns     int64
 	RoundTrips int64 // pipelines sent and waited for (BEGIN and COMMIT ride along)
 
 	// Re-runs of an Update function, by cause.
@@ -226,7 +249,7 @@ type Stats struct {
 }
 
 type statCounters struct {
-	updates, attempts, roundTrips                         atomic.Int64
+	updates, attempts, reruns, roundTrips                 atomic.Int64
 	serialization, deadlocks, uniqueViolations, connLosts atomic.Int64
 }
 
@@ -235,7 +258,7 @@ type statCounters struct {
 func (s *Store) Stats() Stats {
 	c := &s.stats
 	return Stats{
-		Updates: c.updates.Load(), Attempts: c.attempts.Load(), RoundTrips: c.roundTrips.Load(),
+		Updates: c.updates.Load(), Attempts: c.attempts.Load(), Reruns: c.reruns.Load(), RoundTrips: c.roundTrips.Load(),
 		SerializationFailures: c.serialization.Load(), Deadlocks: c.deadlocks.Load(),
 		UniqueViolations: c.uniqueViolations.Load(), ConnectionFailures: c.connLosts.Load(),
 	}

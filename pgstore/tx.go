@@ -1,11 +1,11 @@
 package pgstore
 
-// The transaction of Update: what it knows (records read under lock, or
-// written by it), what it has written but not yet sent, and its reads.
-// Every read that needs the database takes the locks it needs and sends
-// the buffered writes first, in the same pipeline: one round trip, and the
-// database then holds exactly what the transaction sees. Reads of records
-// it already knows cost nothing.
+// The transaction of Update: what it knows (records it read or wrote),
+// what it has written but not yet sent, and which records fn saw, which
+// the commit locks. Reads are snapshot reads that take no lock; a read
+// that needs the database sends the buffered writes first, in the same
+// pipeline: one round trip, and the database then holds exactly what the
+// transaction sees. Reads of records it already knows cost nothing.
 
 import (
 	"github.com/jackc/pgx/v5"
@@ -26,6 +26,10 @@ type inboxEntry struct {
 	reset   bool
 	written bool // its row is written by this transaction
 	touch   bool // a conversation was created or deleted in it
+	seen    bool // fn read the record: the commit locks its row
+
+	dbExists bool // as read from the snapshot, for a run of fn again
+	dbUnread int
 }
 
 // convEntry is a conversation as the transaction sees it.
@@ -35,6 +39,10 @@ type convEntry struct {
 	inDB, put, del bool
 	reset          bool // pending: delete its messages and tombstones
 	written, touch bool // touch: a message or tombstone was written in it
+	seen           bool // fn read it, or something in it
+
+	dbExists bool // as read from the snapshot, for a run of fn again
+	dbRec    messaging.ConversationRecord
 }
 
 // msgEntry is a message whose presence the transaction knows.
@@ -53,14 +61,17 @@ type tx struct {
 	tombs    map[msgKey]bool // tombstones known to exist; true: pending insert
 	onCommit []func()
 
-	rootLocked bool            // the inbox_set row is locked
-	rootTouch  bool            // an inbox was created or deleted
-	convsOf    map[string]bool // owners whose conversations are all locked
+	rootSeen  bool            // fn relied on the set of inboxes
+	rootTouch bool            // an inbox was created or deleted
+	convsOf   map[string]bool // owners whose conversations fn listed
 
 	dirtyInboxes map[string]bool
 	dirtyConvs   map[convKey]bool
 	dirtyMsgs    map[msgKey]bool
 	dirtyTombs   map[msgKey]bool
+
+	ids    idGuesses
+	places queuePlaces // see queue.go
 }
 
 func newTx(s *Store, ss *session) *tx {
@@ -70,16 +81,18 @@ func newTx(s *Store, ss *session) *tx {
 		msgs: make(map[msgKey]*msgEntry), tombs: make(map[msgKey]bool), convsOf: make(map[string]bool),
 		dirtyInboxes: make(map[string]bool), dirtyConvs: make(map[convKey]bool),
 		dirtyMsgs: make(map[msgKey]bool), dirtyTombs: make(map[msgKey]bool),
+		places: queuePlaces{q: s.queue},
 	}
 }
 
 // ---------------------------------------------------------------------------
-// Locks. See doc.go, "Isolation", for why each read takes the lock it does.
+// Knowing records. A pair of users is read whole (both inboxes, both sides
+// of their conversation) the first time fn touches it: a send reads all
+// four, and the next three reads then cost nothing.
 
-// lockInboxSteps locks the rows of the inboxes among owners that the
-// transaction does not know yet, and the inbox set if one of them is
-// missing; it records what it finds.
-func (t *tx) lockInboxSteps(owners ...string) []step {
+// inboxSteps reads the inboxes among owners that the transaction does not
+// know yet.
+func (t *tx) inboxSteps(owners ...string) []step {
 	var want [][]byte
 	for _, o := range owners {
 		if t.inboxes[o] == nil && !containsBytes(want, o) {
@@ -89,10 +102,10 @@ func (t *tx) lockInboxSteps(owners ...string) []step {
 	if len(want) == 0 {
 		return nil
 	}
-	sortBytes(want)
+	t.places.enter(owners...)
 	found := make(map[string]int64)
-	steps := []step{{
-		sql:   t.s.q.lockInboxes,
+	return []step{{
+		sql:   t.s.q.readInboxes,
 		args:  []any{want},
 		reset: func() { clear(found) },
 		row: func(r pgx.Rows) error {
@@ -107,85 +120,118 @@ func (t *tx) lockInboxSteps(owners ...string) []step {
 		done: func(pgconn.CommandTag) error {
 			for _, o := range want {
 				unread, ok := found[string(o)]
-				t.inboxes[string(o)] = &inboxEntry{exists: ok, inDB: ok, unread: int(unread)}
+				t.inboxes[string(o)] = &inboxEntry{exists: ok, inDB: ok, unread: int(unread), dbExists: ok, dbUnread: int(unread)}
 			}
 			return nil
 		},
 	}}
-	if !t.rootLocked {
-		steps = append(steps, step{
-			sql:  t.s.q.lockRootIfMissing,
-			args: []any{want, len(want)},
-			row:  func(pgx.Rows) error { t.rootLocked = true; return nil },
-		})
-	}
-	return steps
 }
 
-// lockPairSteps locks both inboxes of a pair and both sides of its
-// conversation, in one order for every transaction (inboxes by owner, then
-// conversations by owner and other, then the inbox set), unless the
-// transaction knows them already.
-func (t *tx) lockPairSteps(owner, other string) []step {
+// pairSteps reads what the transaction does not know yet of the pair
+// (owner, other), in one statement that also takes the guessed message
+// IDs (nextid.go): a send's first round trip is BEGIN and this.
+func (t *tx) pairSteps(owner, other string) []step {
 	k, back := convKey{owner, other}, convKey{other, owner}
-	steps := t.lockInboxSteps(owner, other)
-	if t.convs[k] != nil && t.convs[back] != nil {
-		return steps
+	if t.inboxes[owner] != nil && t.inboxes[other] != nil && t.convs[k] != nil && t.convs[back] != nil {
+		return nil
 	}
-	found := make(map[convKey]messaging.ConversationRecord)
-	return append(steps, step{
-		sql:   t.s.q.lockPair,
-		args:  []any{[]byte(owner), []byte(other)},
-		reset: func() { clear(found) },
+	t.places.enter(owner, other)
+	inboxes := make(map[string]int64, 2)
+	convs := make(map[convKey]messaging.ConversationRecord, 2)
+	return []step{{
+		sql:      t.s.q.readPair,
+		args:     []any{[]byte(owner), []byte(other), 0},
+		takesIDs: true,
+		reset: func() {
+			clear(inboxes)
+			clear(convs)
+			t.ids.got = t.ids.got[:0]
+		},
 		row: func(r pgx.Rows) error {
+			var kind int16
 			var c convRow
-			if err := r.Scan(c.dest()...); err != nil {
+			if err := r.Scan(append([]any{&kind}, c.dest()...)...); err != nil {
 				return err
 			}
-			rec := c.record()
-			found[convKey{rec.Owner, rec.Other}] = rec
+			switch kind {
+			case 0:
+				t.ids.got = append(t.ids.got, c.messages)
+			case 1:
+				inboxes[string(c.owner)] = c.messages
+			default:
+				rec := c.record()
+				convs[convKey{rec.Owner, rec.Other}] = rec
+			}
 			return nil
 		},
 		done: func(pgconn.CommandTag) error {
+			for _, o := range []string{owner, other} {
+				if t.inboxes[o] == nil {
+					unread, ok := inboxes[o]
+					t.inboxes[o] = &inboxEntry{exists: ok, inDB: ok, unread: int(unread), dbExists: ok, dbUnread: int(unread)}
+				}
+			}
 			for _, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
-					rec, ok := found[key]
-					t.convs[key] = &convEntry{exists: ok, inDB: ok, rec: rec}
+					rec, ok := convs[key]
+					t.convs[key] = &convEntry{exists: ok, inDB: ok, rec: rec, dbExists: ok, dbRec: rec}
 				}
 			}
 			return nil
 		},
-	})
+	}}
 }
 
-// pairSteps sends the buffered writes and locks the pair (owner, other).
-func (t *tx) pairSteps(owner, other string) []step {
-	return append(t.flushSteps(false), t.lockPairSteps(owner, other)...)
+// readSteps are the statements a read of the pair's messages goes after:
+// the buffered writes, then what the transaction does not know of the pair.
+func (t *tx) readSteps(owner, other string) []step {
+	return append(t.flushSteps(false), t.pairSteps(owner, other)...)
 }
 
-// knowPair makes sure the transaction knows (and holds the locks of) the
-// pair, at the cost of a round trip if it does not.
+// knowPair makes sure the transaction knows the pair, at the cost of a
+// round trip if it does not.
 func (t *tx) knowPair(owner, other string) error {
-	steps := t.lockPairSteps(owner, other)
+	steps := t.pairSteps(owner, other)
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := t.ss.run(append(t.flushSteps(false), steps...)...); err != nil {
-		return wrapf(err, "lock conversation %q/%q", owner, other)
+	if err := t.run(append(t.flushSteps(false), steps...)...); err != nil {
+		return wrapf(err, "read conversation %q/%q", owner, other)
 	}
 	return nil
 }
 
 // knowInbox is knowPair for one inbox.
 func (t *tx) knowInbox(owner string) error {
-	steps := t.lockInboxSteps(owner)
+	steps := t.inboxSteps(owner)
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := t.ss.run(append(t.flushSteps(false), steps...)...); err != nil {
-		return wrapf(err, "lock inbox %q", owner)
+	if err := t.run(append(t.flushSteps(false), steps...)...); err != nil {
+		return wrapf(err, "read inbox %q", owner)
 	}
 	return nil
+}
+
+// seeInbox records that fn relied on owner's inbox record, or on its
+// absence; the commit locks the row, or the inbox set.
+func (t *tx) seeInbox(owner string) {
+	if e := t.inboxes[owner]; e.exists {
+		e.seen = true
+	} else {
+		t.rootSeen = true
+	}
+}
+
+// seeConv records that fn relied on the conversation k or on something in
+// it (its messages and tombstones are protected by its row), or on its
+// absence (protected by its inbox's row).
+func (t *tx) seeConv(k convKey) {
+	if c := t.convs[k]; c.exists {
+		c.seen = true
+	} else {
+		t.seeInbox(k.owner)
+	}
 }
 
 func containsBytes(list [][]byte, s string) bool {
@@ -197,23 +243,15 @@ func containsBytes(list [][]byte, s string) bool {
 	return false
 }
 
-func sortBytes(list [][]byte) {
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && string(list[j]) < string(list[j-1]); j-- {
-			list[j], list[j-1] = list[j-1], list[j]
-		}
-	}
-}
-
 // ---------------------------------------------------------------------------
 // Reads
 
-// Inbox returns owner's inbox, locking its row (or, if it is missing, the
-// inbox set) until the transaction ends.
+// Inbox returns owner's inbox.
 func (t *tx) Inbox(owner string) (messaging.InboxRecord, error) {
 	if err := t.knowInbox(owner); err != nil {
 		return messaging.InboxRecord{}, err
 	}
+	t.seeInbox(owner)
 	e := t.inboxes[owner]
 	if !e.exists {
 		return messaging.InboxRecord{}, messaging.ErrNotFound
@@ -221,76 +259,74 @@ func (t *tx) Inbox(owner string) (messaging.InboxRecord, error) {
 	return messaging.InboxRecord{Owner: owner, Unread: e.unread}, nil
 }
 
-// Users locks the inbox set: no inbox is created or deleted until the
-// transaction ends.
+// Users relies on the set of inboxes: the commit locks it.
 func (t *tx) Users(after string, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	steps := t.flushSteps(false)
-	if !t.rootLocked {
-		steps = append(steps, step{sql: t.s.q.lockRoot, row: func(pgx.Rows) error { t.rootLocked = true; return nil }})
-	}
 	var out []string
-	if err := t.ss.run(append(steps, t.s.usersStep(after, limit, &out))...); err != nil {
+	if err := t.run(append(t.flushSteps(false), t.s.usersStep(after, limit, &out))...); err != nil {
 		return nil, wrapf(err, "list users")
 	}
+	t.rootSeen = true
 	return out, nil
 }
 
-// Conversation returns owner's conversation with other. It locks both
-// sides of the conversation and both inboxes at once, in one order: a send
-// reads all four, and two sends in opposite directions then never wait for
-// each other in a cycle.
+// Conversation returns owner's conversation with other, reading the whole
+// pair the first time.
 func (t *tx) Conversation(owner, other string) (messaging.ConversationRecord, error) {
 	if err := t.knowPair(owner, other); err != nil {
 		return messaging.ConversationRecord{}, err
 	}
-	e := t.convs[convKey{owner, other}]
-	if !e.exists {
-		return messaging.ConversationRecord{}, messaging.ErrNotFound
+	k := convKey{owner, other}
+	t.seeConv(k)
+	if e := t.convs[k]; e.exists {
+		return e.rec, nil
 	}
-	return e.rec, nil
+	return messaging.ConversationRecord{}, messaging.ErrNotFound
 }
 
-// Conversations locks the inbox and every conversation in it: a range
-// read is protected from a conversation moving into it. This costs a lock
-// per conversation of the inbox; package messaging never lists
-// conversations inside Update.
+// Conversations relies on every conversation of the inbox: a range read
+// is protected from a conversation moving into it only if the commit locks
+// them all. That costs a lock per conversation of the inbox; package
+// messaging never lists conversations inside Update.
 func (t *tx) Conversations(owner string, after *messaging.ConversationKey, limit int) ([]messaging.ConversationRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	steps := append(t.flushSteps(false), t.lockInboxSteps(owner)...)
-	if !t.convsOf[owner] {
-		steps = append(steps, step{sql: t.s.q.lockInboxConvs, args: []any{[]byte(owner)},
-			row: func(pgx.Rows) error { t.convsOf[owner] = true; return nil }})
-	}
+	steps := append(t.flushSteps(false), t.inboxSteps(owner)...)
 	var out []messaging.ConversationRecord
-	if err := t.ss.run(append(steps, t.s.convsStep(owner, after, limit, &out))...); err != nil {
+	if err := t.run(append(steps, t.s.convsStep(owner, after, limit, &out))...); err != nil {
 		return nil, wrapf(err, "list conversations of %q", owner)
+	}
+	t.seeInbox(owner)
+	if t.inboxes[owner].exists {
+		t.convsOf[owner] = true
 	}
 	return out, nil
 }
 
-// Message reads are protected by the conversation's row lock: every write
-// of a message also writes its conversation's row.
+// Message relies on the conversation's row: every write of a message also
+// writes (or touches) it.
 func (t *tx) Message(owner, other string, id uint64) (messaging.MessageRecord, error) {
 	k := msgKey{convKey{owner, other}, id}
 	if e := t.msgs[k]; e != nil {
+		t.seeConv(k.conv)
 		if !e.exists {
 			return messaging.MessageRecord{}, messaging.ErrNotFound
 		}
 		return e.rec, nil
 	}
 	if c := t.convs[k.conv]; c != nil && !c.exists {
+		t.seeConv(k.conv)
 		return messaging.MessageRecord{}, messaging.ErrNotFound
 	}
 	var rec messaging.MessageRecord
 	var found bool
-	if err := t.ss.run(append(t.pairSteps(owner, other), t.s.msgStep(k, &rec, &found))...); err != nil {
+	if err := t.run(append(t.readSteps(owner, other), t.s.msgStep(k, &rec, &found))...); err != nil {
 		return rec, wrapf(err, "read message %d of %q/%q", id, owner, other)
 	}
+	t.seeConv(k.conv)
 	t.msgs[k] = &msgEntry{exists: found, rec: rec}
 	if !found {
 		return rec, messaging.ErrNotFound
@@ -303,13 +339,13 @@ func (t *tx) Messages(owner, other string, after *messaging.MessageKey, reverse 
 		return nil, nil
 	}
 	k := convKey{owner, other}
-	if c := t.convs[k]; c != nil && !c.exists {
-		return nil, nil
-	}
 	var out []messaging.MessageRecord
-	if err := t.ss.run(append(t.pairSteps(owner, other), t.s.msgsStep(k, after, reverse, limit, &out))...); err != nil {
-		return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	if c := t.convs[k]; c == nil || c.exists {
+		if err := t.run(append(t.readSteps(owner, other), t.s.msgsStep(k, after, reverse, limit, &out))...); err != nil {
+			return nil, wrapf(err, "list messages of %q/%q", owner, other)
+		}
 	}
+	t.seeConv(k)
 	return out, nil
 }
 
@@ -318,44 +354,34 @@ func (t *tx) MessagesByID(owner, other string, afterID uint64, limit int) ([]mes
 		return nil, nil
 	}
 	k := convKey{owner, other}
-	if c := t.convs[k]; c != nil && !c.exists {
-		return nil, nil
-	}
 	var out []messaging.MessageRecord
-	if err := t.ss.run(append(t.pairSteps(owner, other), t.s.msgsByIDStep(k, afterID, limit, &out))...); err != nil {
-		return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	if c := t.convs[k]; c == nil || c.exists {
+		if err := t.run(append(t.readSteps(owner, other), t.s.msgsByIDStep(k, afterID, limit, &out))...); err != nil {
+			return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+		}
 	}
+	t.seeConv(k)
 	return out, nil
 }
 
 func (t *tx) Deleted(owner, other string, id uint64) (bool, error) {
 	k := msgKey{convKey{owner, other}, id}
 	if _, ok := t.tombs[k]; ok {
+		t.seeConv(k.conv)
 		return true, nil
 	}
-	if c := t.convs[k.conv]; c != nil && !c.exists {
-		return false, nil
-	}
 	var deleted bool
-	if err := t.ss.run(append(t.pairSteps(owner, other), t.s.tombStep(k, &deleted))...); err != nil {
-		return false, wrapf(err, "read tombstone %d of %q/%q", id, owner, other)
+	if c := t.convs[k.conv]; c == nil || c.exists {
+		if err := t.run(append(t.readSteps(owner, other), t.s.tombStep(k, &deleted))...); err != nil {
+			return false, wrapf(err, "read tombstone %d of %q/%q", id, owner, other)
+		}
 	}
+	t.seeConv(k.conv)
 	if deleted {
 		t.tombs[k] = false
 	}
 	return deleted, nil
 }
 
-// NextID takes the next value of the store's sequence. If it is the
-// transaction's first statement, the snapshot is taken as it starts, so
-// every transaction the snapshot shows took its IDs before this one: see
-// doc.go, "Isolation".
-func (t *tx) NextID() (uint64, error) {
-	var id int64
-	if err := t.ss.run(step{sql: t.s.q.nextID, row: func(r pgx.Rows) error { return r.Scan(&id) }}); err != nil {
-		return 0, wrapf(err, "next message ID")
-	}
-	return uint64(id), nil
-}
-
+// OnCommit registers f to run after the commit, in commit order.
 func (t *tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }

@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/socialkit/messaging"
 )
@@ -34,32 +34,20 @@ func (s *Store) Update(ctx context.Context, fn func(messaging.Tx) error) error {
 	}
 	defer s.exit()
 	defer s.stats.updates.Add(1)
-	var carry *session // the previous attempt, whose connection the next one reuses
 	for attempt := 1; ; attempt++ {
 		s.stats.attempts.Add(1)
-		t := newTx(s, newSession(s, ctx, s.q.beginUpdate, carry.handoffConn()))
+		t := newTx(s, newSession(s, ctx, s.q.beginUpdate))
 		err, retry := t.attempt(fn)
 		if !retry {
 			return err
 		}
-		carry = t.ss
 		if attempt == maxAttempts {
-			carry.finish()
 			return wrapf(err, "update: gave up after %d attempts", attempt)
 		}
 		if err := pause(ctx, attempt); err != nil {
-			carry.finish()
 			return wrapf(err, "update: waiting to run again after %v", bare(t.ss.err))
 		}
 	}
-}
-
-// handoffConn is handoff for a session that may be nil.
-func (ss *session) handoffConn() *pgxpool.Conn {
-	if ss == nil {
-		return nil
-	}
-	return ss.handoff()
 }
 
 // pause waits a little before the next attempt: not at all at first (the
@@ -80,15 +68,20 @@ func pause(ctx context.Context, attempt int) error {
 	}
 }
 
-// attempt runs fn once and commits. retry reports a failure a new run may
-// not meet; the session's connection is then left for the next attempt.
+// attempt runs fn in one transaction and commits. retry reports a failure
+// a new transaction may not meet. A failed transaction's connection is
+// rolled back in the background: the next attempt takes another one.
 func (t *tx) attempt(fn func(messaging.Tx) error) (err error, retry bool) {
 	defer func() {
-		if !retry {
-			t.ss.finish()
-		}
+		t.ss.finish()
+		t.places.leave()
 	}()
 	ferr := fn(t)
+	for t.settle() { // see nextid.go
+		t.s.stats.reruns.Add(1)
+		t.restart()
+		ferr = fn(t)
+	}
 	if t.ss.err != nil { // a statement failed: the transaction is dead
 		if t.retryable(t.ss.err, false) {
 			return t.ss.err, true
@@ -104,25 +97,28 @@ func (t *tx) attempt(fn func(messaging.Tx) error) (err error, retry bool) {
 	return t.commit()
 }
 
-// commit sends the buffered writes, the touches and COMMIT in one
-// pipeline, then runs the OnCommit callbacks in commit order.
+// commit sends the buffered writes, the locks of what fn read and COMMIT
+// in one pipeline, then runs the OnCommit callbacks in commit order.
 func (t *tx) commit() (err error, retry bool) {
 	steps := t.flushSteps(true)
 	if len(steps) == 0 && t.ss.conn == nil {
-		// Nothing read, nothing written: there is no transaction.
-		if len(t.onCommit) > 0 {
-			t.s.order.take().committed(t.onCommit)
+		// Nothing read, nothing written: there is no transaction, and
+		// nothing to order the callbacks by.
+		for _, f := range t.onCommit {
+			f()
 		}
 		return nil, false
 	}
-	var tk ticket
+	var slot *commitSlot
+	var stamp int64
 	if len(t.onCommit) > 0 {
-		tk = t.s.order.take() // after every lock but those of inserted rows: see commitorder.go
+		slot = t.s.order.begin()
+		steps = append(steps, step{sql: t.s.q.stamp, row: func(r pgx.Rows) error { return r.Scan(&stamp) }})
 	}
-	err = t.ss.run(append(steps, step{sql: t.s.q.commit})...)
+	err = t.run(append(steps, step{sql: t.s.q.commit})...)
 	if err != nil {
-		if len(t.onCommit) > 0 {
-			tk.failed()
+		if slot != nil {
+			slot.failed()
 		}
 		if t.retryable(err, true) {
 			return err, true
@@ -133,8 +129,9 @@ func (t *tx) commit() (err error, retry bool) {
 		return wrapf(err, "commit"), false
 	}
 	t.ss.finish()
-	if len(t.onCommit) > 0 {
-		tk.committed(t.onCommit)
+	t.places.leave()
+	if slot != nil {
+		slot.committed(stamp, t.onCommit)
 	}
 	return nil, false
 }

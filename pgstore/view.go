@@ -22,7 +22,7 @@ func (s *Store) View(ctx context.Context, fn func(messaging.ReadTx) error) error
 		return err
 	}
 	defer s.exit()
-	v := &viewTx{ss: newSession(s, ctx, s.q.beginView, nil)}
+	v := &viewTx{ss: newSession(s, ctx, s.q.beginView)}
 	defer v.ss.finish()
 	return fn(v)
 }

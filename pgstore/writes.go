@@ -1,18 +1,30 @@
 package pgstore
 
 // Writes of an Update are buffered in the transaction and go out with its
-// next read or with its COMMIT, in one order for every transaction: resets
-// (DeleteInbox, DeleteConversation), then inbox rows, conversation rows,
-// messages and tombstones, each sorted by key, then the touches. The
-// transaction already holds the lock of every existing row it writes (it
-// read it first, see tx.go), so a flush never waits on a row another
-// transaction holds, except to insert a key another is inserting too.
+// next read or with its COMMIT. The commit pipeline is also where the
+// transaction takes its locks: every row it writes (by the write itself)
+// and every row whose lock protects what fn read without writing (FOR
+// SHARE), in one order for every transaction, so that two commit
+// pipelines never wait for each other in a cycle:
+//
+//	the inbox set; inbox rows by owner; their resets (DeleteInbox);
+//	conversation rows by (owner, other); their resets
+//	(DeleteConversation); messages and tombstones by key; the stamp
+//	that orders OnCommit callbacks; COMMIT.
+//
+// Messages and tombstones need no lock of their own: whoever writes them
+// writes their conversation's row first. Under REPEATABLE READ, locking
+// or writing a row that a transaction committed after this one's snapshot
+// fails with SQLSTATE 40001, so once the commit pipeline holds its locks,
+// everything fn read is as it was in the snapshot, and stays so until
+// COMMIT.
 
 import (
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/socialkit/messaging"
@@ -24,6 +36,7 @@ func (t *tx) PutInbox(rec messaging.InboxRecord) error {
 	if err := t.knowInbox(rec.Owner); err != nil {
 		return err
 	}
+	t.seeInbox(rec.Owner)
 	e := t.inboxes[rec.Owner]
 	if !e.exists {
 		t.rootTouch = true
@@ -33,19 +46,13 @@ func (t *tx) PutInbox(rec messaging.InboxRecord) error {
 	return nil
 }
 
-// DeleteInbox deletes the inbox and everything in it. It locks the inbox
-// set at once: a transaction takes every lock before the ticket that
-// orders its OnCommit callbacks, except those of rows it inserts.
+// DeleteInbox deletes the inbox and everything in it, and touches the
+// inbox set.
 func (t *tx) DeleteInbox(owner string) error {
-	steps := t.lockInboxSteps(owner)
-	if !t.rootLocked {
-		steps = append(steps, step{sql: t.s.q.lockRoot, done: func(pgconn.CommandTag) error { t.rootLocked = true; return nil }})
+	if err := t.knowInbox(owner); err != nil {
+		return err
 	}
-	if len(steps) > 0 {
-		if err := t.ss.run(append(t.flushSteps(false), steps...)...); err != nil {
-			return wrapf(err, "lock inbox %q", owner)
-		}
-	}
+	t.seeInbox(owner)
 	e := t.inboxes[owner]
 	if !e.exists {
 		return messaging.ErrNotFound
@@ -88,6 +95,7 @@ func (t *tx) PutConversation(rec messaging.ConversationRecord) error {
 	if err := t.knowPair(rec.Owner, rec.Other); err != nil {
 		return err
 	}
+	t.seeInbox(rec.Owner)
 	in := t.inboxes[rec.Owner]
 	if !in.exists {
 		return messaging.ErrNotFound
@@ -108,6 +116,7 @@ func (t *tx) DeleteConversation(owner, other string) error {
 		return err
 	}
 	k := convKey{owner, other}
+	t.seeConv(k)
 	c := t.convs[k]
 	if !c.exists {
 		return messaging.ErrNotFound
@@ -126,6 +135,7 @@ func (t *tx) PutMessage(owner, other string, m messaging.MessageRecord) error {
 	if err := t.knowPair(owner, other); err != nil {
 		return err
 	}
+	t.seeConv(convKey{owner, other})
 	c := t.convs[convKey{owner, other}]
 	if !c.exists {
 		return messaging.ErrNotFound
@@ -154,94 +164,139 @@ func (t *tx) DeleteMessage(owner, other string, id uint64) error {
 }
 
 // flushSteps returns the statements that send the buffered writes, and
-// marks them sent. With commit, it adds the touches: a no-op UPDATE of
-// each row whose lock protects what the transaction wrote, if the
-// transaction did not write that row anyway.
+// marks them sent. With commit, they also take the locks of what fn read
+// (see the top of this file), so every row the transaction touched is
+// among them, in order.
 func (t *tx) flushSteps(commit bool) []step {
 	var steps []step
+	add := func(st step) { steps = append(steps, st) }
 	q := &t.s.q
-	owners := slices.Sorted(maps.Keys(t.dirtyInboxes))
-	convs := slices.SortedFunc(maps.Keys(t.dirtyConvs), cmpConvKey)
-	for _, o := range owners {
-		if e := t.inboxes[o]; e.reset {
-			arg := []any{[]byte(o)}
-			steps = append(steps, step{sql: q.deleteInboxMsgs, args: arg}, step{sql: q.deleteInboxTombs, args: arg},
-				step{sql: q.deleteInboxConvs, args: arg})
-			e.reset = false
+	if commit {
+		switch {
+		case t.rootTouch:
+			add(step{sql: q.touchRoot, done: oneRow("inbox set", "")})
+		case t.rootSeen:
+			add(step{sql: q.shareRoot, row: ignoreRow})
 		}
 	}
-	for _, k := range convs {
-		if c := t.convs[k]; c.reset {
-			args := []any{[]byte(k.owner), []byte(k.other)}
-			steps = append(steps, step{sql: q.deleteConvMsgs, args: args}, step{sql: q.deleteConvTombs, args: args})
-			c.reset = false
-		}
-	}
+	owners := t.dirtyOrLocked(commit)
 	for _, o := range owners {
 		e := t.inboxes[o]
 		switch {
 		case e.put && e.inDB:
-			steps = append(steps, step{sql: q.updateInbox, args: []any{[]byte(o), int64(e.unread)}, done: oneRow("inbox", o)})
+			add(step{sql: q.updateInbox, args: []any{[]byte(o), int64(e.unread)}, done: oneRow("inbox", o)})
 		case e.put:
-			steps = append(steps, step{sql: q.insertInbox, args: []any{[]byte(o), int64(e.unread)}})
+			add(step{sql: q.insertInbox, args: []any{[]byte(o), int64(e.unread)}})
 		case e.del && e.inDB:
-			steps = append(steps, step{sql: q.deleteInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
+			add(step{sql: q.deleteInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
+		case commit && e.touch && !e.written && e.inDB:
+			add(step{sql: q.touchInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
+		case commit && e.seen && !e.written && e.inDB:
+			add(step{sql: q.shareInbox, args: []any{[]byte(o)}, row: ignoreRow})
 		}
 		e.inDB, e.put, e.del = e.exists, false, false
+		if e.reset {
+			arg := []any{[]byte(o)}
+			add(step{sql: q.deleteInboxConvs, args: arg})
+			add(step{sql: q.deleteInboxMsgs, args: arg})
+			add(step{sql: q.deleteInboxTombs, args: arg})
+			e.reset = false
+		}
 	}
-	for _, k := range convs {
+	for _, k := range t.convsInOrder(commit) {
+		if k.other == "" { // all of k.owner's conversations, listed by fn
+			add(step{sql: q.shareInboxConvs, args: []any{[]byte(k.owner)}, row: ignoreRow})
+			continue
+		}
 		c := t.convs[k]
 		switch {
 		case c.put && c.inDB:
-			steps = append(steps, step{sql: q.updateConv, args: convArgs(c.rec), done: oneRow("conversation", k)})
+			add(step{sql: q.updateConv, args: convArgs(c.rec), done: oneRow("conversation", k)})
 		case c.put:
-			steps = append(steps, step{sql: q.insertConv, args: convArgs(c.rec)})
+			add(step{sql: q.insertConv, args: convArgs(c.rec)})
 		case c.del && c.inDB:
-			steps = append(steps, step{sql: q.deleteConv, args: []any{[]byte(k.owner), []byte(k.other)}, done: oneRow("conversation", k)})
+			add(step{sql: q.deleteConv, args: []any{[]byte(k.owner), []byte(k.other)}, done: oneRow("conversation", k)})
+		case commit && c.touch && !c.written && c.inDB:
+			add(step{sql: q.touchConv, args: []any{[]byte(k.owner), []byte(k.other)}, done: oneRow("conversation", k)})
+		case commit && c.seen && !c.written && c.inDB:
+			add(step{sql: q.shareConv, args: []any{[]byte(k.owner), []byte(k.other)}, row: ignoreRow})
 		}
 		c.inDB, c.put, c.del = c.exists, false, false
+		if c.reset {
+			args := []any{[]byte(k.owner), []byte(k.other)}
+			add(step{sql: q.deleteConvMsgs, args: args})
+			add(step{sql: q.deleteConvTombs, args: args})
+			c.reset = false
+		}
+	}
+	var puts []any // rows of the next INSERT, which writes up to maxMsgRows
+	putMsgs := func() {
+		if n := len(puts) / 8; n > 0 {
+			add(step{sql: q.upsertMsgs[n], args: puts})
+			puts = nil
+		}
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(t.dirtyMsgs), cmpMsgKey) {
 		switch e := t.msgs[k]; {
 		case e.put:
-			steps = append(steps, step{sql: q.upsertMsg, args: msgArgs(k.conv, e.rec)})
+			if puts = append(puts, msgArgs(k.conv, e.rec)...); len(puts) == 8*maxMsgRows {
+				putMsgs()
+			}
 		case e.del:
-			steps = append(steps, step{sql: q.deleteMsg, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)}})
+			putMsgs()
+			add(step{sql: q.deleteMsg, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)}})
 		}
 		t.msgs[k].put, t.msgs[k].del = false, false
 	}
+	putMsgs()
 	for _, k := range slices.SortedFunc(maps.Keys(t.dirtyTombs), cmpMsgKey) {
-		steps = append(steps, step{sql: q.insertTomb, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)}})
+		add(step{sql: q.insertTomb, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)}})
 		t.tombs[k] = false
 	}
 	clear(t.dirtyInboxes)
 	clear(t.dirtyConvs)
 	clear(t.dirtyMsgs)
 	clear(t.dirtyTombs)
-	if commit {
-		steps = append(steps, t.touchSteps()...)
-	}
 	return steps
 }
 
-func (t *tx) touchSteps() []step {
-	var steps []step
-	q := &t.s.q
-	for _, k := range slices.SortedFunc(maps.Keys(t.convs), cmpConvKey) {
-		if c := t.convs[k]; c.touch && !c.written {
-			steps = append(steps, step{sql: q.touchConv, args: []any{[]byte(k.owner), []byte(k.other)}, done: oneRow("conversation", k)})
+// dirtyOrLocked returns, sorted, the owners of the inboxes with buffered
+// writes and, with commit, also those the commit locks.
+func (t *tx) dirtyOrLocked(commit bool) []string {
+	if !commit {
+		return slices.Sorted(maps.Keys(t.dirtyInboxes))
+	}
+	var out []string
+	for o, e := range t.inboxes {
+		if t.dirtyInboxes[o] || e.touch || e.seen {
+			out = append(out, o)
 		}
 	}
-	for _, o := range slices.Sorted(maps.Keys(t.inboxes)) {
-		if e := t.inboxes[o]; e.touch && !e.written {
-			steps = append(steps, step{sql: q.touchInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
-		}
-	}
-	if t.rootTouch {
-		steps = append(steps, step{sql: q.touchRoot, done: oneRow("inbox set", "")})
-	}
-	return steps
+	slices.Sort(out)
+	return out
 }
+
+// convsInOrder is dirtyOrLocked for conversations; a key with an empty
+// other stands for all the conversations of its owner (which no real key
+// has: user ids are not empty), and sorts before them.
+func (t *tx) convsInOrder(commit bool) []convKey {
+	if !commit {
+		return slices.SortedFunc(maps.Keys(t.dirtyConvs), cmpConvKey)
+	}
+	var out []convKey
+	for k, c := range t.convs {
+		if t.dirtyConvs[k] || c.touch || c.seen {
+			out = append(out, k)
+		}
+	}
+	for o := range t.convsOf {
+		out = append(out, convKey{owner: o})
+	}
+	slices.SortFunc(out, cmpConvKey)
+	return out
+}
+
+func ignoreRow(pgx.Rows) error { return nil }
 
 // oneRow checks that a write to a row the transaction holds locked found
 // it: only a write outside the store's transactions can make it fail.

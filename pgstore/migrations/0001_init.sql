@@ -60,3 +60,7 @@ CREATE TABLE tombstones (
 -- NextID. No cache: IDs must grow in the order they are handed out, across
 -- every process sharing the store.
 CREATE SEQUENCE message_ids AS bigint MINVALUE 1 START 1 CACHE 1;
+
+-- Stamps a transaction with OnCommit callbacks once it holds all its locks,
+-- just before COMMIT: the order callbacks run in (commitorder.go).
+CREATE SEQUENCE commit_order AS bigint MINVALUE 1 START 1 CACHE 1;
