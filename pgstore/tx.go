@@ -102,7 +102,7 @@ func (t *tx) inboxSteps(owners ...string) []step {
 	if len(want) == 0 {
 		return nil
 	}
-	t.places.enter(owners...)
+	t.places.enter(owners, nil)
 	found := make(map[string]int64)
 	return []step{{
 		sql:   t.s.q.readInboxes,
@@ -135,7 +135,11 @@ func (t *tx) pairSteps(owner, other string) []step {
 	if t.inboxes[owner] != nil && t.inboxes[other] != nil && t.convs[k] != nil && t.convs[back] != nil {
 		return nil
 	}
-	t.places.enter(owner, other)
+	if len(t.ids.guesses)+len(t.ids.real) > 0 { // a send: see queue.go
+		t.places.enter([]string{other}, []string{owner})
+	} else {
+		t.places.enter([]string{owner}, []string{other})
+	}
 	inboxes := make(map[string]int64, 2)
 	convs := make(map[convKey]messaging.ConversationRecord, 2)
 	return []step{{
