@@ -139,7 +139,21 @@ func (t *tx) commit() (err error, retry bool) {
 // retryable reports whether err lets the transaction's function run again,
 // and counts it. commitSent: the failed pipeline held COMMIT.
 func (t *tx) retryable(err error, commitSent bool) bool {
+	if t.ss.ctx.Err() != nil {
+		return false
+	}
 	c := &t.s.stats
+	// A connection that is gone, whatever the server said as it went
+	// (57P01 when terminated, 57P02 in a crash): nothing of the
+	// transaction persists unless COMMIT may have reached the server.
+	nothingSent := t.ss.conn == nil // the pool could not connect
+	if nothingSent || t.ss.conn.Conn().IsClosed() {
+		if commitSent && !nothingSent && !pgconn.SafeToRetry(err) {
+			return false // the outcome is unknown: see commit
+		}
+		c.connLosts.Add(1)
+		return true
+	}
 	switch sqlState(err) {
 	case "40001":
 		c.serialization.Add(1)
@@ -149,18 +163,6 @@ func (t *tx) retryable(err error, commitSent bool) bool {
 		return true
 	case "23505":
 		c.uniqueViolations.Add(1)
-		return true
-	case "":
-	default:
-		return false
-	}
-	if t.ss.ctx.Err() != nil {
-		return false
-	}
-	nothingSent := t.ss.conn == nil // the pool could not connect
-	lost := nothingSent || t.ss.conn.Conn().IsClosed()
-	if lost && (!commitSent || nothingSent || pgconn.SafeToRetry(err)) {
-		c.connLosts.Add(1)
 		return true
 	}
 	return false
