@@ -35,7 +35,8 @@
 // View runs in a REPEATABLE READ READ ONLY transaction: one snapshot for
 // all of fn's reads, no locks. Update runs in a REPEATABLE READ
 // transaction whose reads take no locks either; its writes are buffered
-// and go out with its next read or its COMMIT. BEGIN goes out with the
+// and go out with its COMMIT, or earlier with a read whose answer they
+// could change (a list, or a message). BEGIN goes out with the
 // first statement, so a transaction costs no round trip of its own; each
 // read that the transaction cannot answer from what it already read or
 // wrote is one round trip (with the buffered writes in front of it); the
@@ -125,8 +126,9 @@
 // same guarantee for every ReadTx method, at the costs listed above.
 //
 // Deadlocks: commit pipelines lock in one order, so they never wait for
-// each other in a cycle. A transaction that reads after writing sends its
-// writes early (with that read), and takes those locks out of that order;
+// each other in a cycle. A transaction that lists records or reads a
+// message after writing sends its writes early (with that read), and
+// takes those locks out of that order;
 // PostgreSQL then breaks a cycle after deadlock_timeout (1s by default)
 // and fn runs again. Package messaging does that only in DeleteMessage
 // (its inbox row, the message and its tombstone, then its conversation

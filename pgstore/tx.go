@@ -178,7 +178,13 @@ func (t *tx) pairSteps(owner, other string) []step {
 			for _, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
 					rec, ok := convs[key]
-					t.convs[key] = &convEntry{exists: ok, inDB: ok, rec: rec, dbExists: ok, dbRec: rec}
+					e := &convEntry{exists: ok, inDB: ok, rec: rec, dbExists: ok, dbRec: rec}
+					if t.inboxes[key.owner].reset {
+						// A DeleteInbox not sent yet deletes it, as it did
+						// everything else the transaction knew of the inbox.
+						e.exists, e.inDB, e.rec = false, false, messaging.ConversationRecord{}
+					}
+					t.convs[key] = e
 				}
 			}
 			return nil
@@ -193,13 +199,16 @@ func (t *tx) readSteps(owner, other string) []step {
 }
 
 // knowPair makes sure the transaction knows the pair, at the cost of a
-// round trip if it does not.
+// round trip if it does not. The buffered writes stay buffered: a record
+// the transaction wrote it knows already, so they cannot change what this
+// reads, and sending them now would take their locks out of the common
+// order (doc.go, "Deadlocks").
 func (t *tx) knowPair(owner, other string) error {
 	steps := t.pairSteps(owner, other)
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := t.run(append(t.flushSteps(false), steps...)...); err != nil {
+	if err := t.run(steps...); err != nil {
 		return wrapf(err, "read conversation %q/%q", owner, other)
 	}
 	return nil
@@ -211,7 +220,7 @@ func (t *tx) knowInbox(owner string) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	if err := t.run(append(t.flushSteps(false), steps...)...); err != nil {
+	if err := t.run(steps...); err != nil {
 		return wrapf(err, "read inbox %q", owner)
 	}
 	return nil
