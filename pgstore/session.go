@@ -39,6 +39,9 @@ type session struct {
 	conn  *pgxpool.Conn
 	inTx  bool  // BEGIN has run on conn
 	err   error // the first failure; the transaction is dead after it
+	// results is how many statements of the last pipeline sent returned
+	// their results, BEGIN included.
+	results int
 	batch pgx.Batch
 }
 
@@ -106,11 +109,13 @@ func (ss *session) send(first bool, steps []step) error {
 }
 
 func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
+	ss.results = 0
 	if first {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
 		ss.inTx = true
+		ss.results++
 	}
 	for _, st := range steps {
 		if st.reset != nil {
@@ -136,6 +141,7 @@ func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
 				return err
 			}
 		}
+		ss.results++
 		if st.done != nil {
 			if err := st.done(tag); err != nil {
 				return err
@@ -143,6 +149,17 @@ func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
 		}
 	}
 	return nil
+}
+
+// quitFirst reports whether the server ended the session before running
+// any statement of the last pipeline: its first answer was a FATAL error
+// (pg_terminate_backend, a shutdown). PostgreSQL sends what it has
+// buffered before a FATAL, so nothing of the pipeline, COMMIT included,
+// ran. (A connection that just ends, with nothing received, proves
+// nothing: the server may have run it all and died before answering.)
+func (ss *session) quitFirst(err error) bool {
+	var pe *pgconn.PgError
+	return ss.results == 0 && errors.As(err, &pe) && pe.Severity == "FATAL"
 }
 
 // finish returns the connection to the pool. A transaction still open on

@@ -148,7 +148,7 @@ func (t *tx) retryable(err error, commitSent bool) bool {
 	// transaction persists unless COMMIT may have reached the server.
 	nothingSent := t.ss.conn == nil // the pool could not connect
 	if nothingSent || t.ss.conn.Conn().IsClosed() {
-		if commitSent && !nothingSent && !pgconn.SafeToRetry(err) {
+		if commitSent && !nothingSent && !pgconn.SafeToRetry(err) && !t.ss.quitFirst(err) {
 			return false // the outcome is unknown: see commit
 		}
 		c.connLosts.Add(1)
