@@ -42,7 +42,7 @@ type session struct {
 	// results is how many statements of the last pipeline sent returned
 	// their results, BEGIN included.
 	results int
-	batch pgx.Batch
+	batch   pgx.Batch
 }
 
 func newSession(s *Store, ctx context.Context, begin string) *session {
