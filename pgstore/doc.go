@@ -169,9 +169,12 @@
 // # Caveats
 //
 //   - A connection lost while COMMIT is in flight leaves the outcome
-//     unknown: Update returns an error saying so, and the send it carried
-//     may or may not have happened. (pg_xact_status could tell, for an xid
-//     taken by every transaction; this store does not do that.)
+//     unknown: Update returns an error saying so, the send it carried may
+//     or may not have happened, and its OnCommit callbacks (events) do not
+//     run. (pg_xact_status could tell, for an xid taken by every
+//     transaction; this store does not do that.) A server that answers
+//     with a FATAL error before any result, as pg_terminate_backend makes
+//     it do, ran none of it: fn then runs again.
 //   - Conversations inside Update locks every conversation of the inbox.
 //   - Pools given to New should set plan_cache_mode=force_generic_plan
 //     (Open does), or PostgreSQL plans some statements at every execution.
