@@ -82,7 +82,7 @@ func (ss *session) run(steps ...step) error {
 }
 
 func commits(steps []step) bool {
-	return len(steps) > 0 && steps[len(steps)-1].sql == "COMMIT"
+	return len(steps) > 0 && steps[len(steps)-1].sql == commitSQL
 }
 
 func (ss *session) fail(err error) error {

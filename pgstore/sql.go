@@ -56,6 +56,9 @@ type queries struct {
 	checkInboxSetRows                                   string
 }
 
+// commitSQL ends every Update; a pipeline holding it is never sent twice.
+const commitSQL = "COMMIT"
+
 // maxMsgRows is the most messages one INSERT statement writes.
 const maxMsgRows = 4
 
@@ -66,7 +69,7 @@ func newQueries(schema string) queries {
 	qs := queries{
 		beginUpdate: "BEGIN ISOLATION LEVEL REPEATABLE READ",
 		beginView:   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		commit:      "COMMIT",
+		commit:      commitSQL,
 		rollback:    "ROLLBACK",
 
 		nextID:  "SELECT nextval('" + seqName(schema, "message_ids") + "')",
