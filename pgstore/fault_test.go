@@ -99,6 +99,9 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // store works again (the pool reconnects), every acknowledged send is
 // there in both copies, and Verify and a recount find nothing wrong.
 func TestServerCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
 	srv := pgtest.NewServer(t, pgtest.ServerOptions{})
 	s, err := pgstore.Open(context.Background(), srv.URL()+"&connect_timeout=2", &pgstore.Options{Schema: "crash"})
 	require.NoError(t, err)
@@ -142,6 +145,9 @@ func TestServerCrash(t *testing.T) {
 // Update is between its first read and its COMMIT. Calls fail or run
 // again, never half-write, and the store goes on working.
 func TestTerminateBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	app := "pgstore_term_" + hex.EncodeToString(b[:])

@@ -137,6 +137,9 @@ func randomOp(ctx context.Context, x *messaging.Inboxes, r *rand.Rand, a, b stri
 // overlapping conversations of one schema. Afterwards Verify finds nothing
 // wrong, and every stored count equals a count of the messages.
 func TestSeveralProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
 	schema := pgtest.Schema(t)
 	s, err := pgstore.Open(context.Background(), pgtest.URL(t), &pgstore.Options{Schema: schema})
 	require.NoError(t, err)
@@ -250,6 +253,9 @@ type ack struct {
 // Verify and a recount find nothing wrong: the server rolls back what the
 // dead process had in flight.
 func TestSIGKILLClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
 	schema := pgtest.Schema(t)
 	s, err := pgstore.Open(context.Background(), pgtest.URL(t), &pgstore.Options{Schema: schema})
 	require.NoError(t, err)

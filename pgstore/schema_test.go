@@ -192,6 +192,9 @@ func closedPort(t *testing.T) int {
 // "pgstore: ", names what failed and where, never shows the password, and
 // writes nothing.
 func TestOpenErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
 	shared := pgtest.URL(t)
 	srv := pgtest.NewServer(t, pgtest.ServerOptions{HBA: []string{"host all pwuser 127.0.0.1/32 scram-sha-256"}})
 	require.NoError(t, srv.Exec(context.Background(),
