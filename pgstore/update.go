@@ -14,17 +14,20 @@ import (
 // maxAttempts bounds how many times one Update runs its function.
 const maxAttempts = 50
 
-// Update runs fn in a REPEATABLE READ transaction whose reads lock what
-// they read (see the package documentation, "Isolation"), buffers fn's
-// writes and sends them with the COMMIT in one pipeline.
+// Update runs fn in a REPEATABLE READ transaction whose reads take no
+// locks; it buffers fn's writes and sends them with COMMIT in one
+// pipeline, which also locks what fn read (see the package documentation,
+// "Isolation").
 //
 // fn is run again, in a fresh transaction, when the database refuses the
 // transaction because a concurrent one changed what it read or wrote
-// (SQLSTATE 40001), a deadlock (40P01), a concurrent insert of a key it
-// inserts (23505), or a connection lost before COMMIT was sent; at most
-// maxAttempts times, and never once ctx is done. A connection lost while
-// COMMIT is in flight leaves the outcome unknown: Update then returns an
-// error and does not run fn again.
+// (SQLSTATE 40001), a deadlock (40P01), a lock_timeout (55P03), a
+// concurrent insert of a key it inserts (23505), or a connection lost
+// before COMMIT could have run; at most maxAttempts times, and never once
+// ctx is done. A connection lost while COMMIT is in flight leaves the
+// outcome unknown: Update then returns an error and does not run fn again.
+// fn may also run again in the same transaction when the message ID that
+// NextID guessed was not the one the sequence gave (nextid.go).
 //
 // OnCommit callbacks run after the commit, in commit order, in the calling
 // goroutine. See messaging.Store.Update.
@@ -44,8 +47,8 @@ func (s *Store) Update(ctx context.Context, fn func(messaging.Tx) error) error {
 		if attempt == maxAttempts {
 			return wrapf(err, "update: gave up after %d attempts", attempt)
 		}
-		if err := pause(ctx, attempt); err != nil {
-			return wrapf(err, "update: waiting to run again after %v", bare(t.ss.err))
+		if perr := pause(ctx, attempt); perr != nil {
+			return wrapf(perr, "update: waiting to run again after: %v", bare(err))
 		}
 	}
 }
