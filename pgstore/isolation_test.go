@@ -24,8 +24,6 @@ func newRCSQL(schema string) rcSQL {
 	return rcSQL{s: pgx.Identifier{schema}.Sanitize() + ".", seq: pgx.Identifier{schema, "message_ids"}.Sanitize()}
 }
 
-const flip = -9223372036854775807 - 1 // adds the sign bit: codec.go's encoding of IDs
-
 func (q rcSQL) nextID(t *testing.T, tx pgx.Tx) int64 {
 	var id int64
 	require.NoError(t, tx.QueryRow(context.Background(), "SELECT nextval('"+q.seq+"')").Scan(&id))
@@ -48,13 +46,13 @@ func (q rcSQL) deliver(t *testing.T, tx pgx.Tx, id int64, sender, recipient stri
 			[]byte(side.owner), []byte(side.other)).Scan(&n))
 		require.Equal(t, int64(1), n, "the test sends in existing conversations")
 		_, err := tx.Exec(ctx, "UPDATE "+q.s+"conversations SET messages = messages + 1, unread = unread + $3, "+
-			"max_id = greatest(max_id, $4::bigint + $9), lu_neg_sec = -$5::bigint, lu_neg_nsec = -$6::integer, last_id = $4::bigint + $9, "+
+			"max_id = greatest(max_id, $4), lu_neg_sec = -$5::bigint, lu_neg_nsec = -$6::integer, last_id = $4, "+
 			"last_sender = $7, last_recipient = $8, last_text = 'by hand', last_sec = $5, last_nsec = $6 WHERE owner = $1 AND other = $2",
-			[]byte(side.owner), []byte(side.other), side.received, id, sec, nsec, []byte(sender), []byte(recipient), int64(flip))
+			[]byte(side.owner), []byte(side.other), side.received, pgstore.EncodeID(uint64(id)), sec, nsec, []byte(sender), []byte(recipient))
 		require.NoError(t, err)
 		_, err = tx.Exec(ctx, "INSERT INTO "+q.s+"messages (owner, other, id, sec, nsec, sender, recipient, text) "+
-			"VALUES ($1, $2, $3::bigint + $7, $4, $5, $6, $8, 'by hand')",
-			[]byte(side.owner), []byte(side.other), id, sec, nsec, []byte(sender), int64(flip), []byte(recipient))
+			"VALUES ($1, $2, $3, $4, $5, $6, $7, 'by hand')",
+			[]byte(side.owner), []byte(side.other), pgstore.EncodeID(uint64(id)), sec, nsec, []byte(sender), []byte(recipient))
 		require.NoError(t, err)
 		_, err = tx.Exec(ctx, "UPDATE "+q.s+"inboxes SET unread = unread + $2 WHERE owner = $1", []byte(side.owner), side.received)
 		require.NoError(t, err)

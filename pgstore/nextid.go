@@ -124,10 +124,10 @@ func (t *tx) settle() bool {
 // stay known, as they were in the snapshot; nothing fn wrote was sent.
 func (t *tx) restart() {
 	for _, e := range t.inboxes {
-		*e = inboxEntry{exists: e.dbExists, inDB: e.dbExists, unread: e.dbUnread, dbExists: e.dbExists, dbUnread: e.dbUnread}
+		*e = readInbox(e.dbExists, e.dbUnread)
 	}
 	for _, c := range t.convs {
-		*c = convEntry{exists: c.dbExists, inDB: c.dbExists, rec: c.dbRec, dbExists: c.dbExists, dbRec: c.dbRec}
+		*c = readConv(c.dbExists, c.dbRec)
 	}
 	clear(t.msgs)
 	clear(t.tombs)

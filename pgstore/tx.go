@@ -45,6 +45,16 @@ type convEntry struct {
 	dbRec    messaging.ConversationRecord
 }
 
+// readInbox is the entry of an inbox as read from the snapshot.
+func readInbox(exists bool, unread int) inboxEntry {
+	return inboxEntry{exists: exists, inDB: exists, unread: unread, dbExists: exists, dbUnread: unread}
+}
+
+// readConv is the entry of a conversation as read from the snapshot.
+func readConv(exists bool, rec messaging.ConversationRecord) convEntry {
+	return convEntry{exists: exists, inDB: exists, rec: rec, dbExists: exists, dbRec: rec}
+}
+
 // msgEntry is a message whose presence the transaction knows.
 type msgEntry struct {
 	exists   bool
@@ -120,7 +130,8 @@ func (t *tx) inboxSteps(owners ...string) []step {
 		done: func(pgconn.CommandTag) error {
 			for _, o := range want {
 				unread, ok := found[string(o)]
-				t.inboxes[string(o)] = &inboxEntry{exists: ok, inDB: ok, unread: int(unread), dbExists: ok, dbUnread: int(unread)}
+				e := readInbox(ok, int(unread))
+				t.inboxes[string(o)] = &e
 			}
 			return nil
 		},
@@ -172,19 +183,20 @@ func (t *tx) pairSteps(owner, other string) []step {
 			for _, o := range []string{owner, other} {
 				if t.inboxes[o] == nil {
 					unread, ok := inboxes[o]
-					t.inboxes[o] = &inboxEntry{exists: ok, inDB: ok, unread: int(unread), dbExists: ok, dbUnread: int(unread)}
+					e := readInbox(ok, int(unread))
+					t.inboxes[o] = &e
 				}
 			}
 			for _, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
 					rec, ok := convs[key]
-					e := &convEntry{exists: ok, inDB: ok, rec: rec, dbExists: ok, dbRec: rec}
+					e := readConv(ok, rec)
 					if t.inboxes[key.owner].reset {
 						// A DeleteInbox not sent yet deletes it, as it did
 						// everything else the transaction knew of the inbox.
 						e.exists, e.inDB, e.rec = false, false, messaging.ConversationRecord{}
 					}
-					t.convs[key] = e
+					t.convs[key] = &e
 				}
 			}
 			return nil
