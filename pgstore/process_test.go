@@ -140,11 +140,8 @@ func TestSeveralProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes or servers, or kills them: not with -short")
 	}
-	schema := pgtest.Schema(t)
-	s, err := pgstore.Open(context.Background(), pgtest.URL(t), &pgstore.Options{Schema: schema})
-	require.NoError(t, err)
-	x := messaging.New(s)
-	defer x.Close()
+	s := openStore(t)
+	schema, x := s.Schema(), messaging.New(s)
 
 	var cmds []*exec.Cmd
 	var wg sync.WaitGroup
@@ -256,11 +253,8 @@ func TestSIGKILLClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes or servers, or kills them: not with -short")
 	}
-	schema := pgtest.Schema(t)
-	s, err := pgstore.Open(context.Background(), pgtest.URL(t), &pgstore.Options{Schema: schema})
-	require.NoError(t, err)
-	x := messaging.New(s)
-	defer x.Close()
+	s := openStore(t)
+	schema, x := s.Schema(), messaging.New(s)
 	total := 0
 	for round := range 5 {
 		acks := killRound(t, schema, round, time.Duration(100+rand.IntN(300))*time.Millisecond)
