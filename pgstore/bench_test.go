@@ -1,0 +1,178 @@
+package pgstore_test
+
+// Benchmarks of the PostgreSQL store against what an application would
+// write by hand, measured in one run (BENCHMARKS.md, "PostgreSQL store
+// (issue 11)"). They skip without a server. Run them against a server with
+// fsync on, e.g. the throwaway one pgtest starts:
+//
+//	go test -run XXX -bench . -benchmem -count=6 -timeout 60m ./pgstore/
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialkit/messaging"
+	"github.com/socialkit/messaging/internal/pgtest"
+	"github.com/socialkit/messaging/pgstore"
+)
+
+// benchUsers is how many users the senders pick partners among.
+const benchUsers = 32
+
+func benchUser(i int) string { return fmt.Sprintf("user%02d", i) }
+
+// benchURL is the shared server's URL with a pool large enough for every
+// sender, used by both sides of each comparison.
+func benchURL(b *testing.B) string {
+	u := pgtest.URL(b)
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "pool_max_conns=40"
+}
+
+// baseline is the send an application would write without this package:
+// plain pgx over the same rows (the store's schema and encodings), one
+// READ COMMITTED transaction per send, as one pipelined batch: both
+// message copies, both conversation rows upserted with their counts, the
+// recipient's unread count bumped.
+type baseline struct {
+	pool *pgxpool.Pool
+	sql  []string
+}
+
+func newBaseline(pool *pgxpool.Pool, schema string) *baseline {
+	s := pgx.Identifier{schema}.Sanitize() + "."
+	seq := strings.ReplaceAll(pgx.Identifier{schema, "message_ids"}.Sanitize(), "'", "''")
+	const flip = " + (-9223372036854775807 - 1)" // uint64 with the sign bit flipped, as codec.go stores IDs
+	conv := func(unread string) string {
+		return "INSERT INTO " + s + "conversations AS c (owner, other, messages, unread, lu_neg_sec, lu_neg_nsec, first_id, max_id, " +
+			"read_mark, peer_read_mark, last_id, last_sender, last_recipient, last_text, last_sec, last_nsec) " +
+			"VALUES ($1, $2, 1, " + unread + ", -$3::bigint, -$4::integer, currval('" + seq + "')" + flip + ", currval('" + seq + "')" + flip +
+			", 0" + flip + ", 0" + flip + ", currval('" + seq + "')" + flip + ", $5, $6, $7, $3, $4) " +
+			"ON CONFLICT (owner, other) DO UPDATE SET messages = c.messages + 1, unread = c.unread + EXCLUDED.unread, " +
+			"lu_neg_sec = EXCLUDED.lu_neg_sec, lu_neg_nsec = EXCLUDED.lu_neg_nsec, max_id = EXCLUDED.max_id, last_id = EXCLUDED.last_id, " +
+			"last_sender = EXCLUDED.last_sender, last_recipient = EXCLUDED.last_recipient, last_text = EXCLUDED.last_text, " +
+			"last_sec = EXCLUDED.last_sec, last_nsec = EXCLUDED.last_nsec"
+	}
+	return &baseline{pool: pool, sql: []string{
+		"BEGIN",
+		"INSERT INTO " + s + "messages (owner, other, id, sec, nsec, sender, recipient, text) VALUES ($1, $2, nextval('" + seq + "')" + flip + ", $3, $4, $1, $2, $5)",
+		"INSERT INTO " + s + "messages (owner, other, id, sec, nsec, sender, recipient, text) VALUES ($2, $1, currval('" + seq + "')" + flip + ", $3, $4, $1, $2, $5)",
+		conv("0"),
+		conv("1"),
+		"INSERT INTO " + s + "inboxes AS i (owner, unread) VALUES ($1, 1) ON CONFLICT (owner) DO UPDATE SET unread = i.unread + 1",
+		"COMMIT",
+	}}
+}
+
+func (bl *baseline) send(ctx context.Context, sender, recipient, text string) error {
+	for {
+		err := bl.sendOnce(ctx, sender, recipient, text)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
+			continue
+		}
+		return err
+	}
+}
+
+// sendOnce upserts the two conversation rows in key order, as a careful
+// author does after meeting the deadlocks that opposite sends cause.
+func (bl *baseline) sendOnce(ctx context.Context, sender, recipient, text string) error {
+	now := time.Now().UTC()
+	sec, nsec := now.Unix(), int32(now.Nanosecond())
+	from, to, body := []byte(sender), []byte(recipient), []byte(text)
+	b := &pgx.Batch{}
+	b.Queue(bl.sql[0])
+	b.Queue(bl.sql[1], from, to, sec, nsec, body)
+	b.Queue(bl.sql[2], from, to, sec, nsec, body)
+	if sender < recipient {
+		b.Queue(bl.sql[3], from, to, sec, nsec, from, to, body)
+		b.Queue(bl.sql[4], to, from, sec, nsec, from, to, body)
+	} else {
+		b.Queue(bl.sql[4], to, from, sec, nsec, from, to, body)
+		b.Queue(bl.sql[3], from, to, sec, nsec, from, to, body)
+	}
+	b.Queue(bl.sql[5], to)
+	b.Queue(bl.sql[6])
+	return bl.pool.SendBatch(ctx, b).Close()
+}
+
+// runSenders sends b.N messages from senders goroutines, each to a random
+// partner, and reports sends/s.
+func runSenders(b *testing.B, senders int, send func(ctx context.Context, from, to string) error) {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for g := range senders {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 7))
+			for next.Add(1) <= int64(b.N) {
+				from := r.IntN(benchUsers)
+				to := (from + 1 + r.IntN(benchUsers-1)) % benchUsers
+				if err := send(ctx, benchUser(from), benchUser(to)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sends/s")
+}
+
+// BenchmarkSend compares Inboxes.SendMessage on the store with the
+// hand-written baseline, at 1 and 16 concurrent senders.
+func BenchmarkSend(b *testing.B) {
+	url := benchURL(b)
+	for _, senders := range []int{1, 16} {
+		b.Run(fmt.Sprintf("impl=pgstore/senders=%d", senders), func(b *testing.B) {
+			s, err := pgstore.Open(context.Background(), url, &pgstore.Options{Schema: pgtest.Schema(b)})
+			require.NoError(b, err)
+			defer s.Close()
+			x := messaging.New(s)
+			for i := range benchUsers { // every inbox exists, as in the baseline
+				_, err := x.SendMessage(context.Background(), benchUser(i), benchUser((i+1)%benchUsers), "hello")
+				require.NoError(b, err)
+			}
+			before := s.Stats()
+			runSenders(b, senders, func(ctx context.Context, from, to string) error {
+				_, err := x.SendMessage(ctx, from, to, "a message of some forty bytes, say hi!")
+				return err
+			})
+			after := s.Stats()
+			b.ReportMetric(float64(after.Attempts-before.Attempts-(after.Updates-before.Updates))/float64(b.N), "retries/op")
+			b.ReportMetric(float64(after.RoundTrips-before.RoundTrips)/float64(b.N), "roundtrips/op")
+		})
+		b.Run(fmt.Sprintf("impl=baseline/senders=%d", senders), func(b *testing.B) {
+			schema := pgtest.Schema(b)
+			s, err := pgstore.Open(context.Background(), url, &pgstore.Options{Schema: schema}) // creates the tables
+			require.NoError(b, err)
+			defer s.Close()
+			bl := newBaseline(s.Pool(), schema)
+			for i := range benchUsers {
+				require.NoError(b, bl.send(context.Background(), benchUser(i), benchUser((i+1)%benchUsers), "hello"))
+			}
+			runSenders(b, senders, func(ctx context.Context, from, to string) error {
+				return bl.send(ctx, from, to, "a message of some forty bytes, say hi!")
+			})
+		})
+	}
+}

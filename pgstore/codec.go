@@ -1,0 +1,159 @@
+package pgstore
+
+// How records map to columns. Every choice here keeps an order the Store
+// contract fixes, with plain SQL types that other PostgreSQL-compatible
+// engines have too:
+//
+//   - User ids and texts are bytea: compared byte for byte (memcmp, then
+//     length), the order of Go strings, whatever the database's collation;
+//     NUL bytes and any UTF-8 round-trip.
+//   - Message IDs (uint64) are bigint with the sign bit flipped, so that
+//     bigint order is unsigned order and every uint64 fits.
+//   - Times are two integers, Unix seconds (bigint) and nanoseconds
+//     (integer): every instant of the years 1 to 9999 to the nanosecond,
+//     which timestamptz (microseconds) cannot hold.
+//   - A conversation's place in its inbox (LastUpdate descending, then
+//     Other ascending) is the negated LastUpdate, so one ascending index
+//     serves the order and a row comparison serves "after this position".
+
+import (
+	"time"
+
+	"github.com/socialkit/messaging"
+)
+
+const signBit = 1 << 63
+
+// encodeID maps a uint64 to the bigint that sorts where it does.
+func encodeID(id uint64) int64 { return int64(id ^ signBit) }
+
+// decodeID reverses encodeID.
+func decodeID(v int64) uint64 { return uint64(v) ^ signBit }
+
+// encodeTime splits t into Unix seconds and nanoseconds.
+func encodeTime(t time.Time) (sec int64, nsec int32) { return t.Unix(), int32(t.Nanosecond()) }
+
+// decodeTime reverses encodeTime, in UTC. The zero time.Time comes back as
+// the zero time.Time.
+func decodeTime(sec int64, nsec int32) time.Time { return time.Unix(sec, int64(nsec)).UTC() }
+
+// convKey is a conversation's key: (owner, other).
+type convKey struct{ owner, other string }
+
+// msgKey is a message's key in one conversation.
+type msgKey struct {
+	conv convKey
+	id   uint64
+}
+
+func cmpConvKey(a, b convKey) int {
+	switch {
+	case a.owner < b.owner:
+		return -1
+	case a.owner > b.owner:
+		return 1
+	case a.other < b.other:
+		return -1
+	case a.other > b.other:
+		return 1
+	}
+	return 0
+}
+
+func cmpMsgKey(a, b msgKey) int {
+	if c := cmpConvKey(a.conv, b.conv); c != 0 {
+		return c
+	}
+	switch {
+	case a.id < b.id:
+		return -1
+	case a.id > b.id:
+		return 1
+	}
+	return 0
+}
+
+// convArgs are the column values of a conversation record, in the order of
+// convColumns (owner and other first).
+func convArgs(c messaging.ConversationRecord) []any {
+	luSec, luNsec := encodeTime(c.LastUpdate)
+	lastSec, lastNsec := encodeTime(c.Last.Created)
+	return []any{
+		[]byte(c.Owner), []byte(c.Other),
+		int64(c.Messages), int64(c.Unread),
+		-luSec, -luNsec,
+		encodeID(c.FirstID), encodeID(c.MaxID), encodeID(c.ReadMark), encodeID(c.PeerReadMark),
+		encodeID(c.Last.ID), []byte(c.Last.Sender), []byte(c.Last.Recipient), []byte(c.Last.Text),
+		lastSec, lastNsec,
+	}
+}
+
+// convRow receives a row of convColumns.
+type convRow struct {
+	owner, other                      []byte
+	messages, unread                  int64
+	luNegSec                          int64
+	luNegNsec                         int32
+	firstID, maxID, readMark, peerRM  int64
+	lastID                            int64
+	lastSender, lastRecipient, lastTx []byte
+	lastSec                           int64
+	lastNsec                          int32
+}
+
+func (r *convRow) dest() []any {
+	return []any{&r.owner, &r.other, &r.messages, &r.unread, &r.luNegSec, &r.luNegNsec,
+		&r.firstID, &r.maxID, &r.readMark, &r.peerRM,
+		&r.lastID, &r.lastSender, &r.lastRecipient, &r.lastTx, &r.lastSec, &r.lastNsec}
+}
+
+func (r *convRow) record() messaging.ConversationRecord {
+	return messaging.ConversationRecord{
+		Owner:        string(r.owner),
+		Other:        string(r.other),
+		Messages:     int(r.messages),
+		Unread:       int(r.unread),
+		LastUpdate:   decodeTime(-r.luNegSec, -r.luNegNsec),
+		FirstID:      decodeID(r.firstID),
+		MaxID:        decodeID(r.maxID),
+		ReadMark:     decodeID(r.readMark),
+		PeerReadMark: decodeID(r.peerRM),
+		Last: messaging.MessageRecord{
+			ID:        decodeID(r.lastID),
+			Sender:    string(r.lastSender),
+			Recipient: string(r.lastRecipient),
+			Text:      string(r.lastTx),
+			Created:   decodeTime(r.lastSec, r.lastNsec),
+		},
+	}
+}
+
+// msgArgs are the column values of a message in conversation k, in the
+// order of msgColumns.
+func msgArgs(k convKey, m messaging.MessageRecord) []any {
+	sec, nsec := encodeTime(m.Created)
+	return []any{[]byte(k.owner), []byte(k.other), encodeID(m.ID), sec, nsec,
+		[]byte(m.Sender), []byte(m.Recipient), []byte(m.Text)}
+}
+
+// msgRow receives a row of msgReadColumns.
+type msgRow struct {
+	id                      int64
+	sec                     int64
+	nsec                    int32
+	sender, recipient, text []byte
+}
+
+func (r *msgRow) dest() []any {
+	return []any{&r.id, &r.sec, &r.nsec, &r.sender, &r.recipient, &r.text}
+}
+
+func (r *msgRow) record() messaging.MessageRecord {
+	return messaging.MessageRecord{
+		ID:        decodeID(r.id),
+		Sender:    string(r.sender),
+		Recipient: string(r.recipient),
+		Text:      string(r.text),
+		Created:   decodeTime(r.sec, r.nsec),
+	}
+}

@@ -1,0 +1,116 @@
+package pgstore
+
+import (
+	"context"
+
+	"github.com/socialkit/messaging"
+)
+
+// viewTx is the ReadTx of View: every read is one round trip in the
+// transaction's snapshot, the first one carrying BEGIN.
+type viewTx struct {
+	ss *session
+}
+
+// View runs fn in a REPEATABLE READ READ ONLY transaction: every read sees
+// the snapshot taken at fn's first read, and none takes a lock, so a View
+// never waits for writers nor they for it. BEGIN goes out with the first
+// read; the transaction's end is not waited for (see session.finish).
+// Each read is one round trip. See messaging.Store.View.
+func (s *Store) View(ctx context.Context, fn func(messaging.ReadTx) error) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.exit()
+	v := &viewTx{ss: newSession(s, ctx, s.q.beginView)}
+	defer v.ss.finish()
+	return fn(v)
+}
+
+func (v *viewTx) Inbox(owner string) (messaging.InboxRecord, error) {
+	var rec messaging.InboxRecord
+	var found bool
+	if err := v.ss.run(v.ss.s.inboxStep(owner, &rec, &found)); err != nil {
+		return rec, wrapf(err, "read inbox %q", owner)
+	}
+	if !found {
+		return rec, messaging.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (v *viewTx) Users(after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []string
+	if err := v.ss.run(v.ss.s.usersStep(after, limit, &out)); err != nil {
+		return nil, wrapf(err, "list users")
+	}
+	return out, nil
+}
+
+func (v *viewTx) Conversation(owner, other string) (messaging.ConversationRecord, error) {
+	var rec messaging.ConversationRecord
+	var found bool
+	if err := v.ss.run(v.ss.s.convStep(convKey{owner, other}, &rec, &found)); err != nil {
+		return rec, wrapf(err, "read conversation %q/%q", owner, other)
+	}
+	if !found {
+		return rec, messaging.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (v *viewTx) Conversations(owner string, after *messaging.ConversationKey, limit int) ([]messaging.ConversationRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.ConversationRecord
+	if err := v.ss.run(v.ss.s.convsStep(owner, after, limit, &out)); err != nil {
+		return nil, wrapf(err, "list conversations of %q", owner)
+	}
+	return out, nil
+}
+
+func (v *viewTx) Message(owner, other string, id uint64) (messaging.MessageRecord, error) {
+	var rec messaging.MessageRecord
+	var found bool
+	if err := v.ss.run(v.ss.s.msgStep(msgKey{convKey{owner, other}, id}, &rec, &found)); err != nil {
+		return rec, wrapf(err, "read message %d of %q/%q", id, owner, other)
+	}
+	if !found {
+		return rec, messaging.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (v *viewTx) Messages(owner, other string, after *messaging.MessageKey, reverse bool, limit int) ([]messaging.MessageRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.MessageRecord
+	if err := v.ss.run(v.ss.s.msgsStep(convKey{owner, other}, after, reverse, limit, &out)); err != nil {
+		return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	}
+	return out, nil
+}
+
+func (v *viewTx) MessagesByID(owner, other string, afterID uint64, limit int) ([]messaging.MessageRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.MessageRecord
+	if err := v.ss.run(v.ss.s.msgsByIDStep(convKey{owner, other}, afterID, limit, &out)); err != nil {
+		return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	}
+	return out, nil
+}
+
+func (v *viewTx) Deleted(owner, other string, id uint64) (bool, error) {
+	var deleted bool
+	if err := v.ss.run(v.ss.s.tombStep(msgKey{convKey{owner, other}, id}, &deleted)); err != nil {
+		return false, wrapf(err, "read tombstone %d of %q/%q", id, owner, other)
+	}
+	return deleted, nil
+}
