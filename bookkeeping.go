@@ -273,8 +273,8 @@ func retract(tx Tx, owner, other string, id uint64) ([]change, error) {
 	switch peer, err := tx.Conversation(other, owner); {
 	case errors.Is(err, ErrNotFound) || err == nil && peer.FirstID > id:
 		// Their conversation is gone, or started after the message.
-		theirs.unread, err = unreadOf(tx, other)
-		if err != nil {
+		theirs.convUnread = peer.Unread // 0 if gone
+		if theirs.unread, err = unreadOf(tx, other); err != nil {
 			return nil, err
 		}
 	case err != nil:

@@ -15,15 +15,17 @@ import (
 // (Options.Now = clock.Now). The caller closes them.
 type Open func(t testing.TB, clock *Clock) *messaging.Inboxes
 
-// Check runs n random ops from seed against the library and the model. On
-// a disagreement it shrinks the failing sequence (for at most shrinkFor) to
-// a short one that still fails, and fails t with the seed and that list.
-func Check(t testing.TB, open Open, seed uint64, n int) {
+// Check runs n random ops from seed against the library and the model, and
+// returns how many of each kind did something. On a disagreement it shrinks
+// the failing sequence (for at most shrinkFor) to a short one that still
+// fails, and fails t with the seed and that list.
+func Check(t testing.TB, open Open, seed uint64, n int) Stats {
 	t.Helper()
 	ops := Generate(seed, n)
-	err := replay(t, open, ops)
+	stats := Stats{}
+	err := replay(t, open, ops, stats)
 	if err == nil {
-		return
+		return stats
 	}
 	var f *Failure
 	if !errors.As(err, &f) {
@@ -31,24 +33,25 @@ func Check(t testing.TB, open Open, seed uint64, n int) {
 	}
 	short := Shrink(ops[:f.At+1], func(ops []Op) bool {
 		var f *Failure
-		return errors.As(replay(t, open, ops), &f)
+		return errors.As(replay(t, open, ops, nil), &f)
 	}, shrinkFor)
-	final := replay(t, open, short)
+	final := replay(t, open, short, nil)
 	var b strings.Builder
 	for i, op := range short {
 		fmt.Fprintf(&b, "  %3d %v\n", i, op)
 	}
 	t.Fatalf("seed %d, %d ops: %v\nshrunk to %d ops, failing with %v:\n%s", seed, n, err, len(short), final, b.String())
+	return nil
 }
 
 const shrinkFor = 2 * time.Minute
 
 // replay runs ops on fresh Inboxes.
-func replay(t testing.TB, open Open, ops []Op) error {
+func replay(t testing.TB, open Open, ops []Op, stats Stats) error {
 	clock := NewClock(Start)
 	x := open(t, clock)
 	defer x.Close()
-	return Run(context.Background(), x, clock, ops)
+	return Run(context.Background(), x, clock, ops, stats)
 }
 
 // Shrink removes ever smaller runs of ops while fails still holds of what

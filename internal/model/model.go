@@ -17,6 +17,16 @@ import (
 // World is the model: every inbox, as the rules say it should be.
 type World struct {
 	inboxes map[string]*inbox
+	blocks  map[[2]string]bool        // (user, other): user blocks other
+	keys    map[[2]string]sentWithKey // (sender, key) of idempotent sends
+}
+
+// sentWithKey is what a send with an idempotency key made.
+type sentWithKey struct {
+	id              uint64
+	created         time.Time
+	recipient, text string
+	meta            map[string]string
 }
 
 type inbox struct {
@@ -25,6 +35,7 @@ type inbox struct {
 
 type conv struct {
 	owner, other string
+	firstID      uint64             // the message that created it
 	msgs         map[uint64]*copyOf // the copies it holds
 	tombs        map[uint64]bool    // IDs deleted from it since it was created
 	readMark     uint64
@@ -39,11 +50,14 @@ type copyOf struct {
 	sender, recipient string
 	text              string
 	created           time.Time
+	meta              map[string]string
 	deletedUnread     bool // on the sender's copy: the recipient dropped theirs unread
 }
 
 // NewWorld returns an empty model.
-func NewWorld() *World { return &World{inboxes: map[string]*inbox{}} }
+func NewWorld() *World {
+	return &World{inboxes: map[string]*inbox{}, blocks: map[[2]string]bool{}, keys: map[[2]string]sentWithKey{}}
+}
 
 func (w *World) conv(owner, other string) *conv {
 	if in := w.inboxes[owner]; in != nil {
@@ -52,7 +66,7 @@ func (w *World) conv(owner, other string) *conv {
 	return nil
 }
 
-func (w *World) convOrNew(owner, other string) *conv {
+func (w *World) convOrNew(owner, other string, id uint64) *conv {
 	in := w.inboxes[owner]
 	if in == nil {
 		in = &inbox{convs: map[string]*conv{}}
@@ -60,7 +74,7 @@ func (w *World) convOrNew(owner, other string) *conv {
 	}
 	c := in.convs[other]
 	if c == nil {
-		c = &conv{owner: owner, other: other, msgs: map[uint64]*copyOf{}, tombs: map[uint64]bool{}}
+		c = &conv{owner: owner, other: other, firstID: id, msgs: map[uint64]*copyOf{}, tombs: map[uint64]bool{}}
 		in.convs[other] = c
 	}
 	return c
@@ -79,12 +93,12 @@ func (w *World) Stamp(a, b string, now time.Time) time.Time {
 }
 
 // Send adds both copies of a message.
-func (w *World) Send(id uint64, from, to, text string, created time.Time) {
-	out, in := w.convOrNew(from, to), w.convOrNew(to, from)
+func (w *World) Send(id uint64, from, to, text string, created time.Time, meta map[string]string) {
+	out, in := w.convOrNew(from, to, id), w.convOrNew(to, from, id)
 	out.peerReadMark = max(out.peerReadMark, in.readMark)
 	in.peerReadMark = max(in.peerReadMark, out.readMark)
 	for _, c := range []*conv{out, in} {
-		c.msgs[id] = &copyOf{id: id, sender: from, recipient: to, text: text, created: created.UTC()}
+		c.msgs[id] = &copyOf{id: id, sender: from, recipient: to, text: text, created: created.UTC(), meta: meta}
 		c.maxID = max(c.maxID, id)
 		c.lastUpdate = c.newest().created
 	}
@@ -217,10 +231,48 @@ func (w *World) DeleteInbox(owner string) bool {
 // message is m as owner's conversation c shows it.
 func (c *conv) message(m *copyOf) messaging.Message {
 	return messaging.Message{
-		ID: m.id, Sender: m.sender, Recipient: m.recipient, Text: m.text, Created: m.created,
+		ID: m.id, Sender: m.sender, Recipient: m.recipient, Text: m.text, Created: m.created, Meta: m.meta,
 		New:             c.isNew(m),
 		ReadByRecipient: m.sender == c.owner && m.id <= c.peerReadMark && !m.deletedUnread,
 	}
+}
+
+// Blocked reports whether either user blocks the other.
+func (w *World) Blocked(a, b string) bool {
+	return w.blocks[[2]string{a, b}] || w.blocks[[2]string{b, a}]
+}
+
+// Block and Unblock set whether user blocks other.
+func (w *World) Block(user, other string, on bool) {
+	if on {
+		w.blocks[[2]string{user, other}] = true
+	} else {
+		delete(w.blocks, [2]string{user, other})
+	}
+}
+
+// Retract removes the message id that owner sent from both sides. It
+// returns the owner's copy as it was, and the recipient's if they had it;
+// ok false means not found, notSender that owner did not send it.
+func (w *World) Retract(owner, other string, id uint64) (mine messaging.Message, theirs *messaging.Message, ok, notSender bool) {
+	c := w.conv(owner, other)
+	if c == nil || c.msgs[id] == nil {
+		return messaging.Message{}, nil, false, false
+	}
+	if c.msgs[id].sender != owner {
+		return messaging.Message{}, nil, false, true
+	}
+	mine, _ = w.Message(owner, other, id)
+	w.DeleteMessage(owner, other, id)
+	c.tombs[id] = true
+	if p := w.conv(other, owner); p != nil && p.firstID <= id {
+		if m, had := w.Message(other, owner, id); had {
+			theirs = &m
+			w.DeleteMessage(other, owner, id)
+		}
+		p.tombs[id] = true
+	}
+	return mine, theirs, true, false
 }
 
 // Counts returns owner's inbox unread and its conversation with other's.
@@ -265,15 +317,25 @@ type Inbox struct {
 	Conversations []Conversation // newest LastUpdate first, then by Other
 }
 
-// State is everything the users see: Users ascending, each with an inbox.
+// State is everything the users see: Users ascending, each with an inbox,
+// and whom each of the test's users blocks.
 type State struct {
 	Users   []string
 	Inboxes map[string]Inbox
+	Blocks  map[string][]string
 }
 
 // State returns what the model says users must see.
 func (w *World) State() State {
-	st := State{Users: []string{}, Inboxes: map[string]Inbox{}}
+	st := State{Users: []string{}, Inboxes: map[string]Inbox{}, Blocks: map[string][]string{}}
+	for _, u := range Users {
+		for _, o := range Users {
+			if w.blocks[[2]string{u, o}] {
+				st.Blocks[u] = append(st.Blocks[u], o)
+			}
+		}
+		slices.Sort(st.Blocks[u])
+	}
 	for u, in := range w.inboxes {
 		st.Users = append(st.Users, u)
 		var box Inbox

@@ -54,14 +54,22 @@ func TestModel(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
+			total := model.Stats{}
 			for _, seed := range seeds {
-				model.Check(t, func(t testing.TB, clock *model.Clock) *messaging.Inboxes {
+				stats := model.Check(t, func(t testing.TB, clock *model.Clock) *messaging.Inboxes {
 					x, err := messaging.NewWithOptions(st.open(t), &messaging.Options{Now: clock.Now})
 					require.NoError(t, err)
 					return x
 				}, seed, n)
+				for k, c := range stats {
+					if total[k] == nil {
+						total[k] = new([2]int)
+					}
+					total[k][0] += c[0]
+					total[k][1] += c[1]
+				}
 			}
-			t.Logf("%d seeds × %d ops", len(seeds), n)
+			t.Logf("%d seeds × %d ops; done/run per kind: %v", len(seeds), n, total)
 		})
 	}
 }

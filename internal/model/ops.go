@@ -20,11 +20,14 @@ const (
 	DeleteInbox
 	Page             // Older or Newer around a message
 	ConversationPage // a page of conversations after a saved cursor
+	Block            // A blocks B
+	Unblock          // A unblocks B
+	Retract          // A retracts a message it sent to B
 	numKinds
 )
 
 var kindNames = [...]string{"send", "mark-read", "mark-read-up-to", "delete-message", "delete-conversation",
-	"delete-inbox", "page", "conversation-page"}
+	"delete-inbox", "page", "conversation-page", "block", "unblock", "retract"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -33,14 +36,18 @@ func (k Kind) String() string { return kindNames[k] }
 // not by value, so an op still means something when earlier ops are removed.
 type Op struct {
 	Kind    Kind
-	A, B    string        // the users: sender and recipient, or owner and other
-	Text    string        // Send
-	Created time.Duration // Send: WithCreated at the clock plus this; 0: no WithCreated
-	Msg     int           // which message: an index into the IDs sent so far; -1: 0 (Page) or an ID never sent
-	Limit   int           // Page, ConversationPage
-	Reverse bool          // Page: Older rather than Newer
-	Cursor  int           // ConversationPage: an index into the cursors saved so far; -1: from the start
-	Clock   time.Duration // how far the clock moves before the op (negative: it steps back)
+	A, B    string            // the users: sender and recipient, or owner and other
+	Text    string            // Send
+	Meta    map[string]string // Send: WithMeta, if not nil
+	Key     string            // Send: WithIdempotencyKey, if not ""
+	Created time.Duration     // Send: WithCreated at the clock plus this; 0: no WithCreated
+	Msg     int               // which message: 0 the newest sent so far, 1 the one before...; -1: 0 (Page) or an ID never sent
+	Follow  bool              // MarkReadUpTo, DeleteMessage, Retract, Page: act in the message's own conversation
+	Side    bool              // with Follow: the recipient's side rather than the sender's
+	Limit   int               // Page, ConversationPage
+	Reverse bool              // Page: Older rather than Newer
+	Cursor  int               // ConversationPage: an index into the cursors saved so far; -1: from the start
+	Clock   time.Duration     // how far the clock moves before the op (negative: it steps back)
 }
 
 func (o Op) String() string {
@@ -55,7 +62,13 @@ func (o Op) String() string {
 		if o.Created != 0 {
 			fmt.Fprintf(&b, " created=clock%+v", o.Created)
 		}
-	case MarkReadUpTo, DeleteMessage:
+		if o.Meta != nil {
+			fmt.Fprintf(&b, " meta=%v", o.Meta)
+		}
+		if o.Key != "" {
+			fmt.Fprintf(&b, " key=%q", o.Key)
+		}
+	case MarkReadUpTo, DeleteMessage, Retract:
 		fmt.Fprintf(&b, " msg#%d", o.Msg)
 	case Page:
 		dir := "newer"
@@ -94,8 +107,8 @@ func Generate(seed uint64, n int) []Op {
 }
 
 // weights of each Kind, in Kind order.
-var weights = [numKinds]int{Send: 36, MarkRead: 8, MarkReadUpTo: 8, DeleteMessage: 14, DeleteConversation: 4,
-	DeleteInbox: 2, Page: 14, ConversationPage: 14}
+var weights = [numKinds]int{Send: 36, MarkRead: 8, MarkReadUpTo: 8, DeleteMessage: 12, DeleteConversation: 4,
+	DeleteInbox: 2, Page: 12, ConversationPage: 12, Block: 1, Unblock: 4, Retract: 5}
 
 func randomOp(r *rand.Rand, i int) Op {
 	total := 0
@@ -121,13 +134,32 @@ func randomOp(r *rand.Rand, i int) Op {
 		op.Clock = time.Duration(r.IntN(2_000)) * time.Millisecond
 	}
 	// Recent messages are the interesting ones: they are still there.
-	op.Msg = i - r.IntN(min(i+1, 40)) // resolved modulo the IDs sent so far
+	op.Msg = r.IntN(12)
+	if r.IntN(4) == 0 {
+		op.Msg = r.IntN(60)
+	}
+	op.Follow = r.IntN(5) != 0 // mostly where the message is: the other ops test what is not found
+	op.Side = r.IntN(2) == 0
+	if k == Retract && r.IntN(5) != 0 {
+		op.Side = false // mostly the sender, who may retract
+	}
 	if r.IntN(10) == 0 {
 		op.Msg = -1
 	}
 	switch k {
 	case Send:
 		op.Text = randomText(r, i)
+		switch r.IntN(8) {
+		case 0:
+			op.Meta = map[string]string{"file": fmt.Sprintf("https://f.example/%d", i), "type": "image/png"}
+		case 1:
+			op.Meta = map[string]string{"k\u00e9": "nul\x00 inside"}
+			op.Text = "" // metadata alone is a message
+		}
+		if r.IntN(6) == 0 { // a small key space: retries, and conflicts
+			op.Key = fmt.Sprint("key", r.IntN(3))
+			op.Text = fmt.Sprint("keyed", r.IntN(2))
+		}
 		switch r.IntN(10) {
 		case 0: // back-dated, maybe before everything
 			op.Created = -time.Duration(r.IntN(100_000)) * time.Second

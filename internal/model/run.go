@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -49,11 +50,21 @@ type runner struct {
 	w       *World
 	clock   *Clock
 	all     *messaging.Subscription
-	sent    []uint64 // IDs of the messages sent so far, in order
+	sent    []uint64             // IDs of the messages sent so far, in order
+	pairs   map[uint64][2]string // sender and recipient of each
 	maxID   uint64
 	boxes   map[string]*messaging.Inbox
 	convs   map[[2]string]*messaging.Conversation
 	cursors []savedCursor
+	streams map[string]*stream // every user's stream, followed by a subscription
+}
+
+// stream follows one user's events: what the model says the user's
+// subscribers must get, numbered from 1.
+type stream struct {
+	sub  *messaging.Subscription
+	seq  uint64
+	want []messaging.Event
 }
 
 type savedCursor struct {
@@ -62,18 +73,42 @@ type savedCursor struct {
 	after  Conversation // the last conversation of the page it follows
 }
 
+// Stats counts the ops of a run by kind: those that changed something and
+// those that were refused or found nothing to do.
+type Stats map[Kind]*[2]int
+
+func (st Stats) String() string {
+	var b strings.Builder
+	for k := Kind(0); k < numKinds; k++ {
+		if c := st[k]; c != nil {
+			fmt.Fprintf(&b, "%s %d/%d ", k, c[0], c[0]+c[1])
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // Run applies ops to x, whose clock must be clock, and to a fresh model,
 // comparing after each op its results, the events it caused and everything
 // users see. It returns the first disagreement as a *Failure, or another
-// error if the run could not go on.
-func Run(ctx context.Context, x *messaging.Inboxes, clock *Clock, ops []Op) error {
+// error if the run could not go on; stats counts, per kind, the ops that
+// made events and those that did not.
+func Run(ctx context.Context, x *messaging.Inboxes, clock *Clock, ops []Op, stats Stats) error {
 	all, err := x.SubscribeAll()
 	if err != nil {
 		return err
 	}
 	defer all.Close()
 	r := &runner{ctx: ctx, x: x, w: NewWorld(), clock: clock, all: all,
-		boxes: map[string]*messaging.Inbox{}, convs: map[[2]string]*messaging.Conversation{}}
+		boxes: map[string]*messaging.Inbox{}, convs: map[[2]string]*messaging.Conversation{}, streams: map[string]*stream{},
+		pairs: map[uint64][2]string{}}
+	for _, u := range Users {
+		sub, err := x.SubscribeFrom(u, 0)
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		r.streams[u] = &stream{sub: sub}
+	}
 	for i, op := range ops {
 		clock.Add(op.Clock)
 		want, err := r.apply(op)
@@ -81,10 +116,23 @@ func Run(ctx context.Context, x *messaging.Inboxes, clock *Clock, ops []Op) erro
 			err = r.events(want)
 		}
 		if err == nil {
+			err = r.userEvents()
+		}
+		if err == nil {
 			err = r.compareState()
 		}
 		if err != nil {
 			return &Failure{At: i, Why: fmt.Sprintf("%v: %v", op, err)}
+		}
+		if stats != nil {
+			if stats[op.Kind] == nil {
+				stats[op.Kind] = new([2]int)
+			}
+			if len(want) > 0 || op.Kind >= Page && op.Kind <= Unblock {
+				stats[op.Kind][0]++
+			} else {
+				stats[op.Kind][1]++
+			}
 		}
 	}
 	return nil
@@ -92,7 +140,15 @@ func Run(ctx context.Context, x *messaging.Inboxes, clock *Clock, ops []Op) erro
 
 // Observe reads everything users see from x.
 func Observe(ctx context.Context, x *messaging.Inboxes) (State, error) {
-	st := State{Users: []string{}, Inboxes: map[string]Inbox{}}
+	st := State{Users: []string{}, Inboxes: map[string]Inbox{}, Blocks: map[string][]string{}}
+	for _, u := range Users {
+		for o, err := range x.Blocked(ctx, u) {
+			if err != nil {
+				return st, err
+			}
+			st.Blocks[u] = append(st.Blocks[u], o)
+		}
+	}
 	for u, err := range x.Users(ctx) {
 		if err != nil {
 			return st, err
@@ -143,6 +199,9 @@ func Diff(want, got State) string {
 	if !slices.Equal(want.Users, got.Users) {
 		out = append(out, fmt.Sprintf("users %q, want %q", got.Users, want.Users))
 	}
+	if !reflect.DeepEqual(want.Blocks, got.Blocks) {
+		out = append(out, fmt.Sprintf("blocks %q, want %q", got.Blocks, want.Blocks))
+	}
 	for _, u := range want.Users {
 		w, g := want.Inboxes[u], got.Inboxes[u]
 		if w.Unread != g.Unread {
@@ -180,8 +239,18 @@ func fmtMsg(m messaging.Message) string {
 		m.Created.Format("15:04:05.000000000"), m.New, m.ReadByRecipient)
 }
 
-// events compares the events the op caused with want.
+// events compares the events the op caused with want, and has each
+// user's stream expect its share of them (audience, as the library says
+// it: the owner, and for a read the other user, with their own counts).
 func (r *runner) events(want []messaging.Event) error {
+	for _, ev := range want {
+		r.expect(ev.User, ev)
+		if ev.Kind == messaging.ConversationRead && r.w.conv(ev.Other, ev.User) != nil {
+			receipt := ev
+			receipt.Unread, receipt.ConversationUnread = r.w.Counts(ev.Other, ev.User)
+			r.expect(ev.Other, receipt)
+		}
+	}
 	done, cancel := context.WithCancel(r.ctx)
 	cancel() // Next returns pending events without waiting
 	var got []messaging.Event
@@ -207,6 +276,43 @@ func (r *runner) events(want []messaging.Event) error {
 	return nil
 }
 
+func (r *runner) expect(user string, ev messaging.Event) {
+	st := r.streams[user]
+	st.seq++
+	ev.Seq = st.seq
+	st.want = append(st.want, ev)
+}
+
+// userEvents compares what every user's subscription got with what the
+// model says it must.
+func (r *runner) userEvents() error {
+	done, cancel := context.WithCancel(r.ctx)
+	cancel()
+	for _, u := range Users {
+		st := r.streams[u]
+		for {
+			ev, err := st.sub.Next(done)
+			if errors.Is(err, context.Canceled) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("%s's stream: %w", u, err)
+			}
+			if len(st.want) == 0 {
+				return fmt.Errorf("%s's stream: unexpected %+v", u, ev)
+			}
+			if !reflect.DeepEqual(ev, st.want[0]) {
+				return fmt.Errorf("%s's stream:\n   got  %+v\n   want %+v", u, ev, st.want[0])
+			}
+			st.want = st.want[1:]
+		}
+		if len(st.want) > 0 {
+			return fmt.Errorf("%s's stream lacks %+v", u, st.want)
+		}
+	}
+	return nil
+}
+
 // event is what SubscribeAll must deliver about owner after a change.
 func (r *runner) event(kind messaging.EventKind, owner, other string) messaging.Event {
 	unread, convUnread := r.w.Counts(owner, other)
@@ -218,7 +324,7 @@ func (r *runner) msgID(op Op) uint64 {
 	if op.Msg < 0 || len(r.sent) == 0 {
 		return r.maxID + 1000
 	}
-	return r.sent[op.Msg%len(r.sent)]
+	return r.sent[len(r.sent)-1-op.Msg%len(r.sent)]
 }
 
 // inbox returns a handle on user's inbox, got once it existed: handles act
@@ -273,6 +379,16 @@ func found(err error, ok bool) error {
 
 // apply runs op on both sides and returns the events SubscribeAll must get.
 func (r *runner) apply(op Op) ([]messaging.Event, error) {
+	if op.Follow && op.Msg >= 0 && len(r.sent) > 0 {
+		switch op.Kind {
+		case MarkReadUpTo, DeleteMessage, Retract, Page:
+			p := r.pairs[r.msgID(op)]
+			op.A, op.B = p[0], p[1]
+			if op.Side {
+				op.A, op.B = p[1], p[0]
+			}
+		}
+	}
 	switch op.Kind {
 	case Send:
 		return r.send(op)
@@ -300,6 +416,14 @@ func (r *runner) apply(op Op) ([]messaging.Event, error) {
 		return nil, r.page(op)
 	case ConversationPage:
 		return nil, r.conversationPage(op)
+	case Block, Unblock:
+		r.w.Block(op.A, op.B, op.Kind == Block)
+		if op.Kind == Block {
+			return nil, r.x.Block(r.ctx, op.A, op.B)
+		}
+		return nil, r.x.Unblock(r.ctx, op.A, op.B)
+	case Retract:
+		return r.retract(op)
 	}
 	return nil, fmt.Errorf("unknown op %v", op.Kind)
 }
@@ -311,22 +435,76 @@ func (r *runner) send(op Op) ([]messaging.Event, error) {
 		created = r.clock.Now().Add(op.Created)
 		opts = append(opts, messaging.WithCreated(created))
 	}
+	if op.Meta != nil {
+		opts = append(opts, messaging.WithMeta(op.Meta))
+	}
+	if op.Key != "" {
+		opts = append(opts, messaging.WithIdempotencyKey(op.Key))
+	}
 	m, err := r.x.SendMessage(r.ctx, op.A, op.B, op.Text, opts...)
+	if earlier, ok := r.w.keys[[2]string{op.A, op.Key}]; op.Key != "" && ok {
+		if earlier.recipient != op.B || earlier.text != op.Text || !maps.Equal(earlier.meta, op.Meta) {
+			return nil, expectErr(err, messaging.ErrIdempotencyConflict)
+		}
+		want := messaging.Message{ID: earlier.id, Sender: op.A, Recipient: op.B, Text: op.Text, Created: earlier.created, Meta: op.Meta}
+		if err != nil || !reflect.DeepEqual(m, want) {
+			return nil, fmt.Errorf("retry returned %s (%v), want the first send %s", fmtMsg(m), err, fmtMsg(want))
+		}
+		return nil, nil // nothing written, nothing told
+	}
+	if r.w.Blocked(op.A, op.B) {
+		return nil, expectErr(err, messaging.ErrBlocked)
+	}
 	if err != nil {
 		return nil, err
 	}
-	want := messaging.Message{ID: m.ID, Sender: op.A, Recipient: op.B, Text: op.Text, Created: created}
+	want := messaging.Message{ID: m.ID, Sender: op.A, Recipient: op.B, Text: op.Text, Created: created, Meta: op.Meta}
 	if m.ID <= r.maxID || !reflect.DeepEqual(m, want) {
 		return nil, fmt.Errorf("sent %s, want %s with an ID above %d", fmtMsg(m), fmtMsg(want), r.maxID)
 	}
 	r.maxID = m.ID
 	r.sent = append(r.sent, m.ID)
-	r.w.Send(m.ID, op.A, op.B, op.Text, created)
+	r.pairs[m.ID] = [2]string{op.A, op.B}
+	r.w.Send(m.ID, op.A, op.B, op.Text, created, op.Meta)
+	if op.Key != "" {
+		r.w.keys[[2]string{op.A, op.Key}] = sentWithKey{id: m.ID, created: created, recipient: op.B, text: op.Text, meta: op.Meta}
+	}
 	sent := r.event(messaging.MessageSent, op.A, op.B)
 	sent.Message, _ = r.w.Message(op.A, op.B, m.ID)
 	received := r.event(messaging.MessageReceived, op.B, op.A)
 	received.Message, _ = r.w.Message(op.B, op.A, m.ID)
 	return []messaging.Event{sent, received}, nil
+}
+
+func (r *runner) retract(op Op) ([]messaging.Event, error) {
+	c, ok, err := r.conversation(op.A, op.B)
+	if !ok {
+		return nil, err
+	}
+	id := r.msgID(op)
+	mine, theirs, ok, notSender := r.w.Retract(op.A, op.B, id)
+	err = c.Retract(r.ctx, id)
+	switch {
+	case notSender:
+		return nil, expectErr(err, messaging.ErrNotSender)
+	case !ok:
+		return nil, expectErr(err, messaging.ErrNotFound)
+	case err != nil:
+		return nil, err
+	}
+	strip := func(m messaging.Message) messaging.Message {
+		m.Text, m.Meta = "", nil
+		return m
+	}
+	ev := r.event(messaging.MessageRetracted, op.A, op.B)
+	ev.Message = strip(mine)
+	other := r.event(messaging.MessageRetracted, op.B, op.A)
+	if theirs != nil {
+		other.Message = strip(*theirs)
+	} else {
+		other.Message = messaging.Message{ID: mine.ID, Sender: mine.Sender, Recipient: mine.Recipient, Created: mine.Created}
+	}
+	return []messaging.Event{ev, other}, nil
 }
 
 func (r *runner) markRead(op Op) ([]messaging.Event, error) {
