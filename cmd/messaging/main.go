@@ -43,13 +43,20 @@ func main() {
 const usage = `usage: messaging [-db PATH] [-json] COMMAND ARGS
 
 Commands:
-  send SENDER RECIPIENT TEXT   send a message; prints its ID
+  send [-meta KEY=VALUE]... [-key KEY] SENDER RECIPIENT TEXT
+                               send a message; prints its ID. -meta attaches
+                               metadata (repeatable; TEXT may then be "");
+                               -key makes a retry return the first message
   inbox USER                   USER's conversations, newest first
   show [-limit N] USER OTHER   the messages of USER's conversation with OTHER
                                (oldest first; -limit N: the newest N)
   read USER OTHER              mark that conversation read
   delete USER OTHER [ID]       delete message ID from USER's copy, or the
                                whole conversation from USER's inbox
+  retract USER OTHER ID        delete message ID, which USER sent, for both
+  block USER OTHER             no message between USER and OTHER from now on
+  unblock USER OTHER           lift USER's block of OTHER
+  blocked USER                 the users USER blocks
   users                        every user with an inbox
   check                        verify the store's invariants
 
@@ -127,10 +134,22 @@ type cli struct {
 func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
 	case "send":
+		return c.send(ctx, args)
+	case "retract":
 		if len(args) != 3 {
-			return usagef("send takes SENDER RECIPIENT TEXT (quote a text with spaces)")
+			return usagef("retract takes USER OTHER ID")
 		}
-		return c.send(ctx, args[0], args[1], args[2])
+		return c.retract(ctx, args)
+	case "block", "unblock":
+		if len(args) != 2 {
+			return usagef("%s takes USER OTHER", cmd)
+		}
+		return c.block(ctx, cmd == "block", args[0], args[1])
+	case "blocked":
+		if len(args) != 1 {
+			return usagef("blocked takes USER")
+		}
+		return c.blocked(ctx, args[0])
 	case "inbox":
 		if len(args) != 1 {
 			return usagef("inbox takes USER")

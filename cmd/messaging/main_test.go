@@ -146,7 +146,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"no command", nil, 2, "usage: messaging"},
 		{"unknown command", []string{"frob"}, 2, `unknown command "frob"`},
-		{"send arity", []string{"send", "bob", "dave"}, 2, "send takes SENDER RECIPIENT TEXT"},
+		{"send arity", []string{"send", "bob", "dave"}, 2, "SENDER RECIPIENT TEXT"},
 		{"show arity", []string{"show", "bob"}, 2, "show takes"},
 		{"negative limit", []string{"show", "-limit", "-1", "bob", "dave"}, 2, "must not be negative"},
 		{"self message", []string{"send", "bob", "bob", "hi"}, 1, "same user"},
@@ -302,4 +302,46 @@ func TestBinary(t *testing.T) {
 	assert.Contains(t, errOut, "store file is in use")
 	assert.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
 	assert.Less(t, time.Since(start), 10*time.Second, "gives up instead of hanging")
+}
+
+// Metadata, idempotent sends, blocks and retract, in text and JSON.
+func TestMetaBlocksRetract(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "m.db")
+	assert.Equal(t, "1\n", ok(t, db, "send", "-meta", "file=https://f.example/1.png", "-meta", "type=image/png", "bob", "dave", ""))
+	out := ok(t, db, "show", "dave", "bob")
+	assert.Contains(t, out, "bob:  [file=https://f.example/1.png type=image/png]")
+	var show struct {
+		Messages []messaging.Message `json:"messages"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(ok(t, db, "-json", "show", "dave", "bob")), &show))
+	assert.Equal(t, map[string]string{"file": "https://f.example/1.png", "type": "image/png"}, show.Messages[0].Meta)
+
+	assert.Equal(t, "2\n", ok(t, db, "send", "-key", "k1", "bob", "dave", "once"))
+	assert.Equal(t, "2\n", ok(t, db, "send", "bob", "dave", "once", "-key", "k1"), "a retry with the key: the same message")
+	code, _, errOut := cmd(t, db, "send", "-key", "k1", "bob", "dave", "other text")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "idempotency key used for another message")
+
+	assert.Equal(t, "retracted message 2 from bob's and dave's conversations\n", ok(t, db, "retract", "bob", "dave", "2"))
+	assert.NotContains(t, ok(t, db, "show", "dave", "bob"), "once")
+	code, _, errOut = cmd(t, db, "retract", "dave", "bob", "1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not the sender")
+
+	assert.Equal(t, "dave blocks bob\n", ok(t, db, "block", "dave", "bob"))
+	assert.Equal(t, "bob\n", ok(t, db, "blocked", "dave"))
+	assert.Equal(t, "[\n  \"bob\"\n]\n", ok(t, db, "-json", "blocked", "dave"))
+	code, _, errOut = cmd(t, db, "send", "bob", "dave", "hi")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "blocked")
+	var done map[string]any
+	require.NoError(t, json.Unmarshal([]byte(ok(t, db, "-json", "unblock", "dave", "bob")), &done))
+	assert.Equal(t, "unblock", done["done"])
+	assert.Equal(t, "", ok(t, db, "blocked", "dave"))
+	assert.Equal(t, "3\n", ok(t, db, "send", "bob", "dave", "hi"))
+
+	code, _, errOut = cmd(t, db, "send", "-meta", "novalue", "bob", "dave", "x")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "KEY=VALUE")
+	assert.Equal(t, "ok\n", ok(t, db, "check"))
 }

@@ -5,18 +5,67 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/socialkit/messaging"
 )
 
-func (c *cli) send(ctx context.Context, sender, recipient, text string) error {
-	_, statErr := os.Stat(c.path)
-	existed := statErr == nil
-	err := c.with(true, func(x *messaging.Inboxes) error {
-		m, err := x.SendMessage(ctx, sender, recipient, text)
+// metaFlag collects repeated -meta KEY=VALUE flags.
+type metaFlag map[string]string
+
+func (m metaFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+
+func (m metaFlag) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return fmt.Errorf("want KEY=VALUE, got %q", kv)
+	}
+	m[k] = v
+	return nil
+}
+
+// positional parses fl from args, letting flags come before or after the
+// positional arguments, and returns those.
+func positional(fl *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, err
+		}
+		if fl.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
+}
+
+func (c *cli) send(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("send", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	meta := metaFlag{}
+	fl.Var(meta, "meta", "metadata KEY=VALUE")
+	key := fl.String("key", "", "idempotency key")
+	pos, err := positional(fl, args)
+	if err != nil {
+		return usagef("send: %v", err)
+	}
+	if len(pos) != 3 {
+		return usagef("send takes [-meta KEY=VALUE]... [-key KEY] SENDER RECIPIENT TEXT (quote a text with spaces)")
+	}
+	var opts []messaging.SendOption
+	if len(meta) > 0 {
+		opts = append(opts, messaging.WithMeta(meta))
+	}
+	if *key != "" {
+		opts = append(opts, messaging.WithIdempotencyKey(*key))
+	}
+	existed := c.exists()
+	err = c.with(true, func(x *messaging.Inboxes) error {
+		m, err := x.SendMessage(ctx, pos[0], pos[1], pos[2], opts...)
 		if err != nil {
 			return err
 		}
@@ -27,8 +76,7 @@ func (c *cli) send(ctx context.Context, sender, recipient, text string) error {
 		return err
 	})
 	if err != nil && !existed {
-		// Refused input leaves no file behind either.
-		_ = os.Remove(c.path)
+		c.removeNew() // refused input leaves no store behind either
 	}
 	return err
 }
@@ -43,16 +91,9 @@ func (c *cli) show(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("show", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	limit := fl.Int("limit", 0, "show only the newest N messages")
-	var pos []string
-	for { // flags may come before or after the users
-		if err := fl.Parse(args); err != nil {
-			return usagef("show: %v", err)
-		}
-		if fl.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fl.Arg(0))
-		args = fl.Args()[1:]
+	pos, err := positional(fl, args) // flags may come before or after the users
+	if err != nil {
+		return usagef("show: %v", err)
 	}
 	if len(pos) != 2 {
 		return usagef("show takes [-limit N] USER OTHER")
@@ -78,7 +119,7 @@ func (c *cli) show(ctx context.Context, args []string) error {
 			if m.New {
 				mark = "*"
 			}
-			fmt.Fprintf(c.out, "%s %-6d %s  %s: %s\n", mark, m.ID, human(m.Created), m.Sender, printable(m.Text))
+			fmt.Fprintf(c.out, "%s %-6d %s  %s: %s%s\n", mark, m.ID, human(m.Created), m.Sender, printable(m.Text), metaText(m.Meta))
 		}
 		return nil
 	})
@@ -182,5 +223,84 @@ func (c *cli) delete(ctx context.Context, args []string) error {
 			_, err = fmt.Fprintf(c.out, "deleted message %d from %s's conversation with %s\n", id, user, other)
 		}
 		return err
+	})
+}
+
+// metaText shows metadata after a text: " [k=v k2=v2]", keys sorted.
+func metaText(meta map[string]string) string {
+	if len(meta) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(meta)) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%s", printable(k), printable(meta[k]))
+	}
+	return " [" + b.String() + "]"
+}
+
+func (c *cli) retract(ctx context.Context, args []string) error {
+	user, other := args[0], args[1]
+	id, err := parseID(args[2])
+	if err != nil {
+		return err
+	}
+	return c.with(false, func(x *messaging.Inboxes) error {
+		conv, err := x.Conversation(ctx, user, other)
+		if err != nil {
+			return err
+		}
+		if err := conv.Retract(ctx, id); err != nil {
+			return err
+		}
+		if c.json {
+			return c.emit(done{Done: "retract", User: user, With: other, MessageID: id})
+		}
+		_, err = fmt.Fprintf(c.out, "retracted message %d from %s's and %s's conversations\n", id, user, other)
+		return err
+	})
+}
+
+func (c *cli) block(ctx context.Context, on bool, user, other string) error {
+	return c.with(true, func(x *messaging.Inboxes) error {
+		verb, err := "block", error(nil)
+		if on {
+			err = x.Block(ctx, user, other)
+		} else {
+			verb, err = "unblock", x.Unblock(ctx, user, other)
+		}
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.emit(done{Done: verb, User: user, With: other})
+		}
+		if on {
+			_, err = fmt.Fprintf(c.out, "%s blocks %s\n", user, other)
+		} else {
+			_, err = fmt.Fprintf(c.out, "%s does not block %s\n", user, other)
+		}
+		return err
+	})
+}
+
+func (c *cli) blocked(ctx context.Context, user string) error {
+	return c.with(false, func(x *messaging.Inboxes) error {
+		users := []string{}
+		for u, err := range x.Blocked(ctx, user) {
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		if c.json {
+			return c.emit(users)
+		}
+		for _, u := range users {
+			fmt.Fprintln(c.out, u)
+		}
+		return nil
 	})
 }

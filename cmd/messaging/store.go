@@ -20,6 +20,15 @@ func (c *cli) open(create bool) (*messaging.Inboxes, error) {
 	return messaging.Open(c.path)
 }
 
+// exists reports whether the store is there already.
+func (c *cli) exists() bool {
+	_, err := os.Stat(c.path)
+	return err == nil
+}
+
+// removeNew removes a store file this run created for nothing.
+func (c *cli) removeNew() { _ = os.Remove(c.path) }
+
 // with opens the store, runs fn, and closes the store, keeping fn's error
 // first.
 func (c *cli) with(create bool, fn func(x *messaging.Inboxes) error) error {
