@@ -474,3 +474,32 @@ func (c *boltChecker) sideBuckets(tx *bbolt.Tx) error {
 		})
 	})
 }
+
+var _ Estimator = (*BoltStore)(nil)
+
+// EstimateRecords estimates from bbolt's page statistics, without decoding
+// a record: every key under the users bucket but the indexes (half of a
+// conversation's keys are its messages' ID index, and its LastUpdate index
+// adds one more), plus the keys of the blocks, idempotency and stream
+// buckets. Its cost is a walk of the pages, not of the records.
+func (s *BoltStore) EstimateRecords(ctx context.Context) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.active.Done()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		keyN := func(name []byte) int64 {
+			if b := tx.Bucket(name); b != nil {
+				return int64(b.Stats().KeyN)
+			}
+			return 0
+		}
+		n = keyN(bucketUsers)/2 + keyN(bucketBlocks) + keyN(bucketIdempotency) + keyN(bucketStreams)
+		return nil
+	})
+	return n, wrapf(err, "bolt: estimate records")
+}

@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"bytes"
+	"context"
 	"cmp"
 	"slices"
 	"strings"
@@ -304,4 +305,32 @@ func (t *memTx) AdvanceID(id uint64) error {
 		t.seq = id
 	}
 	return nil
+}
+
+var _ Estimator = (*MemoryStore)(nil)
+
+// EstimateRecords counts the records exactly: a walk over the inboxes and
+// conversations, not over the messages.
+func (s *MemoryStore) EstimateRecords(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n := int64(len(s.inboxes) + s.side.blocks.len() + s.side.idem.len())
+	for _, in := range s.inboxes {
+		for _, c := range in.convs {
+			n += 1 + int64(c.msgs.len())
+			if c.more != nil {
+				n += int64(len(c.more.deleted))
+			}
+		}
+	}
+	for _, st := range s.side.streams {
+		n += int64(len(st.events))
+	}
+	return n, nil
 }

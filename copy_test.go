@@ -1,0 +1,210 @@
+package messaging_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/socialkit/messaging"
+	"github.com/socialkit/messaging/internal/model"
+)
+
+// modelStore builds a store the way users would: the model-based random
+// test's operations (sends with metadata and keys, reads, deletes,
+// retracts, blocks) on a memory store, checked against the model as they
+// run.
+func modelStore(t *testing.T, seed uint64, n int) (messaging.Store, *model.Clock) {
+	t.Helper()
+	clock := model.NewClock(model.Start)
+	store := messaging.NewMemoryStore()
+	x, err := messaging.NewWithOptions(store, &messaging.Options{Now: clock.Now})
+	require.NoError(t, err)
+	require.NoError(t, model.Run(ctx, x, clock, model.Generate(seed, n), nil))
+	return store, clock
+}
+
+// sameStores checks that every observable of b equals a's: what users see,
+// every stream event by event, blocks, idempotency keys, record counts; and
+// that b is sound and hands out IDs above a's.
+func sameStores(t *testing.T, a, b messaging.Store, clock *model.Clock) {
+	t.Helper()
+	xa, err := messaging.NewWithOptions(a, &messaging.Options{Now: clock.Now})
+	require.NoError(t, err)
+	xb, err := messaging.NewWithOptions(b, &messaging.Options{Now: clock.Now})
+	require.NoError(t, err)
+	sa, err := model.Observe(ctx, xa)
+	require.NoError(t, err)
+	sb, err := model.Observe(ctx, xb)
+	require.NoError(t, err)
+	require.Empty(t, model.Diff(sa, sb), "what users see")
+	assert.NotEmpty(t, sa.Users, "the store has something to copy")
+
+	ca, err := messaging.Count(ctx, a)
+	require.NoError(t, err)
+	cb, err := messaging.Count(ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, ca, cb, "records by kind")
+	assert.Positive(t, ca.Tombstones)
+	assert.Positive(t, ca.Events)
+
+	var keysA, keysB []messaging.IdempotencyRecord
+	readAll(t, a, func(tx messaging.ReadTx) (err error) {
+		keysA, err = tx.Idempotencies(messaging.IdempotencyRecord{}, 1000)
+		return err
+	})
+	readAll(t, b, func(tx messaging.ReadTx) (err error) {
+		keysB, err = tx.Idempotencies(messaging.IdempotencyRecord{}, 1000)
+		return err
+	})
+	require.Equal(t, len(keysA), len(keysB))
+	for i := range keysA {
+		assert.Equal(t, keysA[i].MessageID, keysB[i].MessageID)
+		assert.True(t, keysA[i].Created.Equal(keysB[i].Created))
+		assert.True(t, keysA[i].Expires.Equal(keysB[i].Expires))
+		assert.Equal(t, keysA[i].Digest, keysB[i].Digest)
+	}
+
+	// Every stream, event by event; and a subscriber resumes on b where
+	// it left a.
+	for _, u := range model.Users {
+		evA, evB := allEvents(t, xa, u), allEvents(t, xb, u)
+		assert.Equal(t, evA, evB, "%s's stream", u)
+		if len(evA) > 1 {
+			mid := evA[len(evA)/2].Seq
+			s, err := xb.SubscribeFrom(u, mid)
+			require.NoError(t, err)
+			assert.Equal(t, evA[len(evA)/2+1], next(t, s), "resume on the copy")
+			s.Close()
+		}
+	}
+
+	// Paging cursors of a carry over.
+	for _, u := range sa.Users {
+		pa, err := inbox(t, xa, u).ConversationPage(ctx, "", 1)
+		require.NoError(t, err)
+		if pa.Next == "" {
+			continue
+		}
+		na, err := inbox(t, xa, u).ConversationPage(ctx, pa.Next, 2)
+		require.NoError(t, err)
+		nb, err := inbox(t, xb, u).ConversationPage(ctx, pa.Next, 2)
+		require.NoError(t, err, "a cursor of the source works on the copy")
+		assert.Equal(t, len(na.Conversations), len(nb.Conversations))
+		for i := range na.Conversations {
+			assert.Equal(t, na.Conversations[i].Username, nb.Conversations[i].Username)
+		}
+	}
+
+	problems, err := xb.Verify(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, problems, "the copy is sound")
+	var maxA, next uint64
+	readAll(t, a, func(tx messaging.ReadTx) error {
+		for _, u := range sa.Users {
+			for _, c := range sa.Inboxes[u].Conversations {
+				rec, err := tx.Conversation(u, c.Other)
+				if err != nil {
+					return err
+				}
+				maxA = max(maxA, rec.MaxID)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, b.Update(ctx, func(tx messaging.Tx) (err error) {
+		next, err = tx.NextID()
+		return err
+	}))
+	assert.Greater(t, next, maxA, "the copy's IDs go on past the source's")
+}
+
+func readAll(t *testing.T, s messaging.Store, fn func(messaging.ReadTx) error) {
+	t.Helper()
+	require.NoError(t, s.View(ctx, fn))
+}
+
+// allEvents reads user's whole stream.
+func allEvents(t *testing.T, x *messaging.Inboxes, user string) []messaging.Event {
+	t.Helper()
+	s, err := x.SubscribeFrom(user, 0)
+	require.NoError(t, err)
+	defer s.Close()
+	var out []messaging.Event
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for {
+		ev, err := s.Next(done)
+		if errors.Is(err, context.Canceled) {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+}
+
+// TestCopyAcrossStores copies a store the random test built memory → bbolt
+// → memory, comparing every observable after each hop. (pgstore's tests add
+// PostgreSQL to the chain.)
+func TestCopyAcrossStores(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		src, clock := modelStore(t, seed, 600)
+		bolt := openBolt(t)
+		var last messaging.CopyProgress
+		calls := 0
+		require.NoError(t, messaging.Copy(ctx, bolt, src, &messaging.CopyOptions{BatchSize: 50, Now: clock.Now,
+			Progress: func(p messaging.CopyProgress) {
+				assert.GreaterOrEqual(t, p.Records(), last.Records(), "progress never goes back")
+				last = p
+				calls++
+			}}))
+		assert.True(t, last.Done)
+		assert.Greater(t, calls, 2, "progress reported along the way")
+		total, err := messaging.Count(ctx, src)
+		require.NoError(t, err)
+		assert.Equal(t, total, last.Counts)
+		assert.Equal(t, total.Records(), last.Total, "the memory store's estimate is exact")
+		sameStores(t, src, bolt, clock)
+
+		back := messaging.NewMemoryStore()
+		require.NoError(t, messaging.Copy(ctx, back, bolt, &messaging.CopyOptions{Now: clock.Now}))
+		sameStores(t, bolt, back, clock)
+		sameStores(t, src, back, clock)
+	}
+}
+
+func TestCopyRefusesANonEmptyDestination(t *testing.T) {
+	for _, fill := range []func(x *messaging.Inboxes) error{
+		func(x *messaging.Inboxes) error { _, err := x.SendMessage(ctx, "a", "b", "hi"); return err },
+		func(x *messaging.Inboxes) error { return x.Block(ctx, "a", "b") },
+	} {
+		src, _ := modelStore(t, 7, 100)
+		dst := openBolt(t)
+		x := messaging.New(dst)
+		require.NoError(t, fill(x))
+		before := snapshot(t, x)
+		err := messaging.Copy(ctx, dst, src, nil)
+		assert.ErrorIs(t, err, messaging.ErrNotEmpty)
+		assert.Equal(t, before, snapshot(t, x), "left untouched")
+	}
+}
+
+// A copy cut short says what to do about the partial destination.
+func TestCopyInterrupted(t *testing.T) {
+	src, _ := modelStore(t, 5, 400)
+	dst := openBolt(t)
+	cctx, cancel := context.WithCancel(ctx)
+	err := messaging.Copy(cctx, dst, src, &messaging.CopyOptions{BatchSize: 20, Progress: func(p messaging.CopyProgress) {
+		if p.Records() >= 40 {
+			cancel()
+		}
+	}})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "the destination holds a partial copy; drop it and copy again")
+	got, err := messaging.Count(ctx, dst)
+	require.NoError(t, err)
+	assert.Equal(t, int64(40), got.Records(), "what committed before the cut stays: two transactions")
+}
