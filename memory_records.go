@@ -2,8 +2,8 @@ package messaging
 
 import (
 	"bytes"
-	"context"
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"time"
