@@ -59,6 +59,9 @@ Commands:
   blocked USER                 the users USER blocks
   users                        every user with an inbox
   check                        verify the store's invariants
+  copy -to PATH                copy the whole store into a new, empty store
+                               (offline: stop the application first), check
+                               the copy and print what both hold
 
 The store is ./messages.db, or $MESSAGING_DB, or -db PATH.
 
@@ -96,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return 2
 	}
-	c := &cli{path: *db, json: *asJSON, out: stdout}
+	c := &cli{path: *db, json: *asJSON, out: stdout, errOut: stderr}
 	err := c.dispatch(context.Background(), fl.Arg(0), fl.Args()[1:])
 	var ue usageError
 	switch {
@@ -126,9 +129,10 @@ func prefixed(err error) string {
 }
 
 type cli struct {
-	path string
-	json bool
-	out  io.Writer
+	path   string
+	json   bool
+	out    io.Writer
+	errOut io.Writer // progress of long commands
 }
 
 func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
@@ -145,6 +149,8 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 			return usagef("%s takes USER OTHER", cmd)
 		}
 		return c.block(ctx, cmd == "block", args[0], args[1])
+	case "copy":
+		return c.copyStore(ctx, args)
 	case "blocked":
 		if len(args) != 1 {
 			return usagef("blocked takes USER")

@@ -345,3 +345,40 @@ func TestMetaBlocksRetract(t *testing.T) {
 	assert.Contains(t, errOut, "KEY=VALUE")
 	assert.Equal(t, "ok\n", ok(t, db, "check"))
 }
+
+func TestCopy(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src.db"), filepath.Join(dir, "dst.db")
+	ok(t, src, "send", "-meta", "k=v", "bob", "dave", "Hi Dave")
+	ok(t, src, "send", "dave", "bob", "Thanks")
+	ok(t, src, "read", "dave", "bob")
+	ok(t, src, "block", "dave", "eve")
+	code, out, errOut := cmd(t, src, "copy", "-to", dst)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "copied", "progress on stderr")
+	assert.Regexp(t, `(?m)^messages +4 +4$`, out)
+	assert.Regexp(t, `(?m)^blocks +1 +1$`, out)
+	assert.Contains(t, out, "check: ok")
+	assert.Equal(t, ok(t, src, "-json", "show", "bob", "dave"), ok(t, dst, "-json", "show", "bob", "dave"))
+	assert.Equal(t, "eve\n", ok(t, dst, "blocked", "dave"))
+
+	code, _, errOut = cmd(t, src, "copy", "-to", dst)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not empty", "the copy is refused, untouched")
+	var doc struct {
+		Source, Destination messaging.Counts
+		Problems            []string
+	}
+	other := filepath.Join(dir, "other.db")
+	code, out, _ = cmd(t, src, "-json", "copy", "-to", other)
+	require.Equal(t, 0, code)
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, doc.Source, doc.Destination)
+	assert.EqualValues(t, 4, doc.Source.Messages)
+	assert.Empty(t, doc.Problems)
+
+	code, _, errOut = cmd(t, filepath.Join(dir, "missing.db"), "copy", "-to", filepath.Join(dir, "x.db"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no store at")
+	assert.NoFileExists(t, filepath.Join(dir, "x.db"))
+}

@@ -21,9 +21,22 @@ func (c *cli) open(create bool) (*messaging.Inboxes, error) {
 }
 
 // exists reports whether the store is there already.
-func (c *cli) exists() bool {
-	_, err := os.Stat(c.path)
+func (c *cli) exists() bool { return storeSpec(c.path).exists() }
+
+// storeSpec is what -db or -to names: a bbolt file path.
+type storeSpec string
+
+func (s storeSpec) exists() bool {
+	_, err := os.Stat(string(s))
 	return err == nil
+}
+
+// openStore opens the store spec names; only create may make a new one.
+func (c *cli) openStore(spec string, create bool) (messaging.Store, error) {
+	if !create && !storeSpec(spec).exists() {
+		return nil, fmt.Errorf("no store at %s", spec)
+	}
+	return messaging.OpenBoltStore(spec, nil)
 }
 
 // removeNew removes a store file this run created for nothing.
