@@ -29,26 +29,26 @@ func (x *Inboxes) announce(tx Tx, changes []change) error {
 	var all []Event
 	var mine []userEvent
 	w := streamWriter{tx: tx, keep: uint64(x.history)}
-	var err error
-	for _, ch := range changes {
-		ch.audience(func(user string, ev Event) {
-			if err != nil {
-				return
-			}
-			if user != "" && x.hub.stored {
-				ev.Seq, err = w.append(user, ev)
-			}
-			switch {
-			case !live:
-			case user == "":
-				all = append(all, ev)
-			default:
-				mine = append(mine, userEvent{user: user, ev: ev})
-			}
-		})
+	if x.hub.stored {
+		w.buf = make([]byte, 0, encodedSize(changes)) // one allocation for every event's data
 	}
-	if err != nil {
-		return err
+	for i := range changes {
+		aud := changes[i].audience()
+		if live {
+			all = append(all, aud.all)
+		}
+		for _, ue := range aud.users[:aud.n] {
+			if x.hub.stored {
+				seq, err := w.append(ue.user, ue.ev)
+				if err != nil {
+					return err
+				}
+				ue.ev.Seq = seq
+			}
+			if live {
+				mine = append(mine, ue)
+			}
+		}
 	}
 	if live {
 		tx.OnCommit(func() { x.hub.publish(all, mine) })
@@ -56,21 +56,44 @@ func (x *Inboxes) announce(tx Tx, changes []change) error {
 	return nil
 }
 
-// audience decides who the change concerns, and calls tell once for each
-// with the event that one is told: SubscribeAll (user "") and the owner's
-// subscribers get the owner's event; for a read, the other user's
-// subscribers get the read receipt with their own counts.
-func (ch change) audience(tell func(user string, ev Event)) {
+// audience is who a change concerns and what each is told.
+type audience struct {
+	all   Event        // SubscribeAll's event
+	users [2]userEvent // the users' events: users[:n]
+	n     int
+}
+
+// audience decides who the change concerns, and what each of them is
+// told: SubscribeAll and the owner's subscribers get the owner's event;
+// for a read, the other user's subscribers get the read receipt with their
+// own counts.
+func (ch *change) audience() audience {
 	ev := Event{Kind: ch.kind, User: ch.owner, Other: ch.other, ReadUpTo: ch.readUpTo,
 		Unread: ch.unread, ConversationUnread: ch.convUnread}
 	switch ch.kind {
 	case MessageReceived, MessageSent, MessageDeleted, MessageRetracted:
 		ev.Message = ch.msg
 	}
-	tell("", ev)
-	tell(ch.owner, ev)
+	a := audience{all: ev, n: 1}
+	a.users[0] = userEvent{user: ch.owner, ev: ev}
 	if ch.receipt != nil {
 		ev.Unread, ev.ConversationUnread = ch.receipt.unread, ch.receipt.convUnread
-		tell(ch.other, ev)
+		a.users[1] = userEvent{user: ch.other, ev: ev}
+		a.n = 2
 	}
+	return a
+}
+
+// encodedSize bounds the encoded size of the events of changes (receipts
+// carry no message, so twice each change is plenty).
+func encodedSize(changes []change) int {
+	n := 0
+	for i := range changes {
+		ch := &changes[i]
+		n += 2 * (64 + len(ch.owner) + len(ch.other) + len(ch.msg.Sender) + len(ch.msg.Recipient) + len(ch.msg.Text))
+		for k, v := range ch.msg.Meta {
+			n += 2 * (20 + len(k) + len(v))
+		}
+	}
+	return n
 }

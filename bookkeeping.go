@@ -73,8 +73,9 @@ func stamp(now time.Time, out, in ConversationRecord) time.Time {
 }
 
 // deliver writes both copies of m, out being the sender's side and in the
-// recipient's, and every summary they change.
-func deliver(tx Tx, out, in ConversationRecord, m MessageRecord) ([]change, error) {
+// recipient's, and every summary they change. (An array, not a slice: a
+// send allocates as little as it can.)
+func deliver(tx Tx, out, in ConversationRecord, m MessageRecord) ([2]change, error) {
 	// Each side mirrors the other's read mark, for read receipts. A side
 	// created afresh has a read mark of 0; what the other user read before
 	// stays read, so the mirror never goes down.
@@ -82,13 +83,10 @@ func deliver(tx Tx, out, in ConversationRecord, m MessageRecord) ([]change, erro
 	in.PeerReadMark = max(in.PeerReadMark, out.ReadMark)
 	sent, err := addCopy(tx, out, m, false)
 	if err != nil {
-		return nil, err
+		return [2]change{}, err
 	}
 	received, err := addCopy(tx, in, m, true)
-	if err != nil {
-		return nil, err
-	}
-	return []change{sent, received}, nil
+	return [2]change{sent, received}, err
 }
 
 // addCopy adds m to conversation c, creating the inbox holding it if need

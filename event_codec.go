@@ -55,9 +55,11 @@ func encodeEvent(b []byte, ev Event) []byte {
 	b = append(b, make([]byte, keys.TimeLen)...)
 	keys.PutTime(b[n:], m.Created)
 	b = appendUvarint(b, uint64(len(m.Meta)))
-	for _, k := range slices.Sorted(maps.Keys(m.Meta)) {
-		b = appendStr(b, k)
-		b = appendStr(b, m.Meta[k])
+	if len(m.Meta) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(m.Meta)) {
+			b = appendStr(b, k)
+			b = appendStr(b, m.Meta[k])
+		}
 	}
 	return b
 }

@@ -20,11 +20,82 @@ type memSide struct {
 	streams map[string]*memStream
 	names   *sortedList[string] // users whose stream holds events
 	undo    []sideUndo
+	recent  memRecentStream // of the running Update; readers share the lock, so only writers use it
 }
 
-// memStream is one user's events, ascending by Seq.
+// memStream is one user's events, ascending by Seq, in arrays that hold no
+// pointer (a store keeps up to EventHistory events for every user, and the
+// garbage collector would scan every pointer of each): event i, for lo <=
+// i < len(seqs), is seqs[i] and data[offs[i]:offs[i+1]].
 type memStream struct {
-	events []EventRecord
+	seqs []uint64
+	offs []uint32 // len(seqs)+1 entries
+	data []byte
+	lo   int // events before it are trimmed
+}
+
+// memStreamState is a stream as an undo log entry remembers it: slices the
+// later writes only append past, so restoring them restores the stream.
+type memStreamState struct {
+	seqs []uint64
+	offs []uint32
+	data []byte
+	lo   int
+}
+
+func (st *memStream) len() int { return len(st.seqs) - st.lo }
+
+func (st *memStream) event(user string, i int) EventRecord {
+	return EventRecord{User: user, Seq: st.seqs[i], Data: bytes.Clone(st.data[st.offs[i]:st.offs[i+1]])}
+}
+
+// find returns the index of the first live event with a Seq >= seq.
+func (st *memStream) find(seq uint64) int {
+	i, _ := slices.BinarySearch(st.seqs[st.lo:], seq)
+	return st.lo + i
+}
+
+func (st *memStream) state() memStreamState {
+	return memStreamState{seqs: st.seqs, offs: st.offs, data: st.data, lo: st.lo}
+}
+
+func (st *memStream) restore(s memStreamState) {
+	st.seqs, st.offs, st.data, st.lo = s.seqs, s.offs, s.data, s.lo
+}
+
+// appendEvent adds an event after the last.
+func (st *memStream) appendEvent(seq uint64, data []byte) {
+	if len(st.offs) == 0 {
+		st.offs = append(st.offs, 0)
+	}
+	st.seqs = append(st.seqs, seq)
+	st.data = append(st.data, data...)
+	st.offs = append(st.offs, uint32(len(st.data)))
+}
+
+// rebuild makes the stream hold evs, in fresh arrays (an undo may still
+// hold the old ones).
+func (st *memStream) rebuild(evs []EventRecord) {
+	*st = memStream{}
+	for _, e := range evs {
+		st.appendEvent(e.Seq, e.Data)
+	}
+}
+
+// trim drops the events before index i, and copies what is left into
+// fresh arrays once the dropped part is most of them.
+func (st *memStream) trim(i int) {
+	st.lo = i
+	if st.lo > 64 && st.lo > st.len() {
+		base := st.offs[st.lo]
+		seqs := slices.Clone(st.seqs[st.lo:])
+		data := slices.Clone(st.data[base:])
+		offs := make([]uint32, 0, len(seqs)+1)
+		for _, o := range st.offs[st.lo:] {
+			offs = append(offs, o-base)
+		}
+		st.seqs, st.offs, st.data, st.lo = seqs, offs, data, 0
+	}
 }
 
 func newMemSide() memSide {
@@ -65,7 +136,8 @@ type sideUndo struct {
 	idem   IdempotencyRecord // the record before the write, or just its key
 	had    bool              // whether there was one
 	stream string
-	events []EventRecord // the stream's events before the write
+	st     *memStream     // nil: the stream did not exist
+	before memStreamState // st before the write
 }
 
 type sideOp uint8
@@ -95,7 +167,15 @@ func (side *memSide) rollback() {
 				side.expiry.insert(u.idem)
 			}
 		case undoStream:
-			side.setStream(u.stream, u.events)
+			if u.st == nil {
+				side.dropStream(u.stream)
+				break
+			}
+			u.st.restore(u.before)
+			if side.streams[u.stream] != u.st {
+				side.streams[u.stream] = u.st
+				side.names.insert(u.stream)
+			}
 		}
 	}
 	side.endUpdate()
@@ -104,31 +184,41 @@ func (side *memSide) rollback() {
 func (side *memSide) endUpdate() {
 	clear(side.undo)
 	side.undo = side.undo[:0]
+	side.recent = memRecentStream{}
 }
 
-// setStream makes events user's stream, listing the user while it has any.
-func (side *memSide) setStream(user string, events []EventRecord) {
+// memRecentStream is the stream a write looked up last: a send reads and
+// appends to each of its users' streams in turn.
+type memRecentStream struct {
+	user string
+	st   *memStream
+}
+
+// stream returns user's stream, or nil.
+func (side *memSide) stream(user string) *memStream {
+	if side.recent.st != nil && side.recent.user == user {
+		return side.recent.st
+	}
 	st := side.streams[user]
-	switch {
-	case len(events) == 0 && st != nil:
-		delete(side.streams, user)
-		side.names.delete(user)
-	case len(events) == 0:
-	case st == nil:
-		side.streams[user] = &memStream{events: events}
-		side.names.insert(user)
-	default:
-		st.events = events
+	if st != nil {
+		side.recent = memRecentStream{user: user, st: st}
 	}
+	return st
 }
 
-// logStream remembers user's stream before a change to it.
-func (side *memSide) logStream(user string) {
-	var before []EventRecord
-	if st := side.streams[user]; st != nil {
-		before = st.events[:len(st.events):len(st.events)] // appends must not write into it
+func (side *memSide) dropStream(user string) {
+	delete(side.streams, user)
+	side.names.delete(user)
+	side.recent = memRecentStream{}
+}
+
+// logStream remembers user's stream st (nil: none yet) before a change.
+func (side *memSide) logStream(user string, st *memStream) {
+	u := sideUndo{op: undoStream, stream: user, st: st}
+	if st != nil {
+		u.before = st.state()
 	}
-	side.undo = append(side.undo, sideUndo{op: undoStream, stream: user, events: before})
+	side.undo = append(side.undo, u)
 }
 
 func (v *memView) Tombstones(owner, other string, afterID uint64, limit int) ([]Tombstone, error) {
@@ -160,12 +250,16 @@ func (v *memView) Idempotencies(after IdempotencyRecord, limit int) ([]Idempoten
 	return v.side.idem.after(&after, false, limit), nil
 }
 
-func (v *memView) StreamBounds(user string) (first, last uint64, err error) {
-	st := v.side.streams[user]
-	if st == nil {
-		return 0, 0, nil
+func memStreamBounds(st *memStream) (first, last uint64) {
+	if st == nil || st.len() == 0 {
+		return 0, 0
 	}
-	return st.events[0].Seq, st.events[len(st.events)-1].Seq, nil
+	return st.seqs[st.lo], st.seqs[len(st.seqs)-1]
+}
+
+func (v *memView) StreamBounds(user string) (first, last uint64, err error) {
+	first, last = memStreamBounds(v.side.streams[user])
+	return first, last, nil
 }
 
 func (v *memView) Events(user string, after uint64, limit int) ([]EventRecord, error) {
@@ -173,14 +267,14 @@ func (v *memView) Events(user string, after uint64, limit int) ([]EventRecord, e
 	if st == nil || limit <= 0 || after == ^uint64(0) {
 		return nil, nil
 	}
-	i, _ := slices.BinarySearchFunc(st.events, after+1, func(e EventRecord, seq uint64) int { return cmp.Compare(e.Seq, seq) })
-	page := st.events[i:min(len(st.events), i+limit)]
-	if len(page) == 0 {
+	i := st.find(after + 1)
+	n := min(len(st.seqs)-i, limit)
+	if n <= 0 {
 		return nil, nil
 	}
-	out := make([]EventRecord, len(page))
-	for j, e := range page {
-		out[j] = EventRecord{User: e.User, Seq: e.Seq, Data: bytes.Clone(e.Data)} // the caller's to change
+	out := make([]EventRecord, n)
+	for j := range out {
+		out[j] = st.event(user, i+j) // the data is copied: the caller's to change
 	}
 	return out, nil
 }
@@ -203,7 +297,8 @@ func (t *memTx) Idempotencies(after IdempotencyRecord, limit int) ([]Idempotency
 	return (*memView)(t).Idempotencies(after, limit)
 }
 func (t *memTx) StreamBounds(user string) (first, last uint64, err error) {
-	return (*memView)(t).StreamBounds(user)
+	first, last = memStreamBounds(t.side.stream(user))
+	return first, last, nil
 }
 func (t *memTx) Events(user string, after uint64, limit int) ([]EventRecord, error) {
 	return (*memView)(t).Events(user, after, limit)
@@ -257,45 +352,50 @@ func (t *memTx) DeleteIdempotencies(before time.Time, limit int) (int, error) {
 	return n, nil
 }
 
+// PutEvent appends the event after the last, copying its data into the
+// stream's arrays; an event that does not come last (a copy's, a replaced
+// one) rebuilds the stream.
 func (t *memTx) PutEvent(rec EventRecord) error {
 	side := &t.side
-	side.logStream(rec.User)
-	st := side.streams[rec.User]
+	st := side.stream(rec.User)
+	side.logStream(rec.User, st)
 	if st == nil {
-		side.setStream(rec.User, []EventRecord{rec})
+		st = new(memStream)
+		side.streams[rec.User] = st
+		side.names.insert(rec.User)
+		side.recent = memRecentStream{user: rec.User, st: st}
+	}
+	if st.len() == 0 || rec.Seq > st.seqs[len(st.seqs)-1] {
+		st.appendEvent(rec.Seq, rec.Data)
 		return nil
 	}
-	evs := st.events
-	if last := evs[len(evs)-1].Seq; rec.Seq > last {
-		st.events = append(evs, rec)
-		return nil
+	evs := make([]EventRecord, 0, st.len()+1)
+	for i := st.lo; i < len(st.seqs); i++ {
+		if e := st.event(rec.User, i); e.Seq != rec.Seq {
+			evs = append(evs, e)
+		}
 	}
-	i, found := slices.BinarySearchFunc(evs, rec.Seq, func(e EventRecord, seq uint64) int { return cmp.Compare(e.Seq, seq) })
-	if found {
-		evs = slices.Clone(evs) // the undo log keeps the old slice
-		evs[i] = rec
-	} else {
-		evs = slices.Insert(slices.Clone(evs), i, rec)
-	}
-	st.events = evs
+	i, _ := slices.BinarySearchFunc(evs, rec.Seq, func(e EventRecord, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+	st.rebuild(slices.Insert(evs, i, rec))
 	return nil
 }
 
 func (t *memTx) DeleteEvents(user string, upTo uint64) error {
 	side := &t.side
-	st := side.streams[user]
+	st := side.stream(user)
 	if st == nil {
 		return nil
 	}
-	i, found := slices.BinarySearchFunc(st.events, upTo, func(e EventRecord, seq uint64) int { return cmp.Compare(e.Seq, seq) })
-	if found {
-		i++
-	}
-	if i == 0 {
+	i := st.find(upTo + 1)
+	if i == st.lo {
 		return nil
 	}
-	side.logStream(user)
-	side.setStream(user, st.events[i:])
+	side.logStream(user, st)
+	if i == len(st.seqs) {
+		side.dropStream(user)
+		return nil
+	}
+	st.trim(i)
 	return nil
 }
 
@@ -330,7 +430,7 @@ func (s *MemoryStore) EstimateRecords(ctx context.Context) (int64, error) {
 		}
 	}
 	for _, st := range s.side.streams {
-		n += int64(len(st.events))
+		n += int64(st.len())
 	}
 	return n, nil
 }

@@ -30,7 +30,9 @@ type userEvent struct {
 type streamWriter struct {
 	tx     Tx
 	keep   uint64
-	bounds []streamBounds // of the streams written so far; a write touches few
+	bounds [4]streamBounds // of the streams written so far, bounds[:n]; a write touches one to three
+	n      int
+	more   []streamBounds // beyond four
 	buf    []byte         // encodings of the events, one allocation per write
 }
 
@@ -41,19 +43,9 @@ type streamBounds struct {
 
 // append stores ev at the end of user's stream and returns its Seq.
 func (w *streamWriter) append(user string, ev Event) (uint64, error) {
-	var b *streamBounds
-	for i := range w.bounds {
-		if w.bounds[i].user == user {
-			b = &w.bounds[i]
-		}
-	}
-	if b == nil {
-		first, last, err := w.tx.StreamBounds(user)
-		if err != nil {
-			return 0, err
-		}
-		w.bounds = append(w.bounds, streamBounds{user: user, first: first, last: last})
-		b = &w.bounds[len(w.bounds)-1]
+	b, err := w.boundsOf(user)
+	if err != nil {
+		return 0, err
 	}
 	seq := b.last + 1
 	n := len(w.buf)
@@ -75,6 +67,32 @@ func (w *streamWriter) append(user string, ev Event) (uint64, error) {
 		b.first = upTo + 1
 	}
 	return seq, nil
+}
+
+// boundsOf returns the bounds of user's stream, reading them the first time.
+func (w *streamWriter) boundsOf(user string) (*streamBounds, error) {
+	for i := range w.bounds[:w.n] {
+		if w.bounds[i].user == user {
+			return &w.bounds[i], nil
+		}
+	}
+	for i := range w.more {
+		if w.more[i].user == user {
+			return &w.more[i], nil
+		}
+	}
+	first, last, err := w.tx.StreamBounds(user)
+	if err != nil {
+		return nil, err
+	}
+	b := streamBounds{user: user, first: first, last: last}
+	if w.n < len(w.bounds) {
+		w.bounds[w.n] = b
+		w.n++
+		return &w.bounds[w.n-1], nil
+	}
+	w.more = append(w.more, b)
+	return &w.more[len(w.more)-1], nil
 }
 
 // Subscribe returns a subscription to the events of user's inbox, and to
