@@ -192,3 +192,39 @@ func TestWithoutHistory(t *testing.T) {
 	_, err = x.SubscribeFrom("dave", 0)
 	assert.ErrorIs(t, err, messaging.ErrResumeTooOld, "nothing is kept to resume from")
 }
+
+// A store holds no more than the kept history, however many events went
+// through it: each stream keeps exactly its newest EventHistory events.
+func TestStreamsHoldOnlyTheKeptHistory(t *testing.T) {
+	for _, st := range stores[:2] {
+		t.Run(st.name, func(t *testing.T) {
+			store := st.open(t)
+			x, err := messaging.NewWithOptions(store, &messaging.Options{EventHistory: 20})
+			require.NoError(t, err)
+			defer x.Close()
+			const users = 10
+			perUser := map[string]uint64{}
+			for i := range 2000 {
+				from, to := fmt.Sprint("u", i%users), fmt.Sprint("u", (i*7+3)%users)
+				if from == to {
+					continue
+				}
+				send(t, x, from, to, "x")
+				perUser[from]++
+				perUser[to]++
+			}
+			n, err := messaging.Count(ctx, store)
+			require.NoError(t, err)
+			assert.LessOrEqual(t, n.Events, int64(users*20))
+			for u, events := range perUser {
+				var first, last uint64
+				require.NoError(t, store.View(ctx, func(tx messaging.ReadTx) (err error) {
+					first, last, err = tx.StreamBounds(u)
+					return err
+				}))
+				assert.Equal(t, events, last, "%s: every event numbered", u)
+				assert.Equal(t, uint64(20), last-first+1, "%s: the newest 20 kept", u)
+			}
+		})
+	}
+}
