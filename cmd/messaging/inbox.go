@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/socialkit/messaging"
 )
@@ -43,22 +44,25 @@ func (c *cli) inbox(ctx context.Context, user string) error {
 }
 
 func (c *cli) users(ctx context.Context) error {
-	return c.with(false, func(x *messaging.Inboxes) error {
-		users := []string{}
-		for u, err := range x.Users(ctx) {
-			if err != nil {
-				return err
-			}
-			users = append(users, u)
+	return c.with(false, func(x *messaging.Inboxes) error { return c.listUsers(x.Users(ctx)) })
+}
+
+// listUsers prints the user ids seq yields: one a line, or a JSON array.
+func (c *cli) listUsers(seq iter.Seq2[string, error]) error {
+	users := []string{}
+	for u, err := range seq {
+		if err != nil {
+			return err
 		}
-		if c.json {
-			return c.emit(users)
-		}
-		for _, u := range users {
-			fmt.Fprintln(c.out, u)
-		}
-		return nil
-	})
+		users = append(users, u)
+	}
+	if c.json {
+		return c.emit(users)
+	}
+	for _, u := range users {
+		fmt.Fprintln(c.out, u)
+	}
+	return nil
 }
 
 // errBroken is returned by check when the store has problems.

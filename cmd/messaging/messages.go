@@ -287,20 +287,5 @@ func (c *cli) block(ctx context.Context, on bool, user, other string) error {
 }
 
 func (c *cli) blocked(ctx context.Context, user string) error {
-	return c.with(false, func(x *messaging.Inboxes) error {
-		users := []string{}
-		for u, err := range x.Blocked(ctx, user) {
-			if err != nil {
-				return err
-			}
-			users = append(users, u)
-		}
-		if c.json {
-			return c.emit(users)
-		}
-		for _, u := range users {
-			fmt.Fprintln(c.out, u)
-		}
-		return nil
-	})
+	return c.with(false, func(x *messaging.Inboxes) error { return c.listUsers(x.Blocked(ctx, user)) })
 }
