@@ -90,7 +90,7 @@
 // messaging.MaxIdempotencyKeyBytes) + 6 × messaging.MaxMetaEntries + 4 KiB:
 // JSON may write any byte of a string as a 6-byte \u escape, so every
 // message the library accepts fits whatever escaping the client uses
-// (about 486 KiB at the default 64 KiB text limit). Other bodies are
+// (about 485 KiB at the default 64 KiB text limit). Other bodies are
 // capped at 4 KiB. The request's context is passed to every call: a client
 // that goes away cancels its work.
 //

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,3 +220,5 @@ func stream(t *testing.T, srv *httptest.Server, user, query string, header map[s
 	})
 	return &sseReader{t: t, body: resp.Body}
 }
+
+func itoa(id uint64) string { return strconv.FormatUint(id, 10) }
