@@ -103,6 +103,8 @@ func (a *api) stream(ctx context.Context, s *eventStream, sub *messaging.Subscri
 		switch {
 		case ctx.Err() != nil:
 			return // the client went away, or the server shuts down
+		case s.failed:
+			return // the client stopped reading (the write deadline), or went away
 		case errors.Is(err, context.DeadlineExceeded) && wait.Err() != nil:
 			if s.heartbeat() != nil {
 				return
@@ -113,9 +115,7 @@ func (a *api) stream(ctx context.Context, s *eventStream, sub *messaging.Subscri
 		case errors.Is(err, messaging.ErrClosed):
 			return // the Inboxes closed: the client reconnects later
 		default:
-			if !s.failed {
-				a.log.ErrorContext(ctx, "messaging: httpapi: event stream ends", "user", me, "err", err)
-			}
+			a.log.ErrorContext(ctx, "messaging: httpapi: event stream ends", "user", me, "err", err)
 			return
 		}
 	}
