@@ -77,7 +77,7 @@ func TestMessagePages(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"?limit=2", []string{"m4", "m3"}},                               // newest first
+		{"?limit=2", []string{"m4", "m3"}},                                // newest first
 		{fmt.Sprintf("?before=%d&limit=2", ids[3]), []string{"m2", "m1"}}, // scrolling back
 		{fmt.Sprintf("?after=%d", ids[1]), []string{"m2", "m3", "m4"}},    // oldest first
 		{fmt.Sprintf("?after=%d", ids[4]), []string{}},                    // nothing newer
