@@ -21,6 +21,7 @@
 //	delete USER OTHER [ID]       delete one message from USER's copy, or the conversation
 //	users                        every user with an inbox
 //	check                        verify the store; exit 1 if anything is broken
+//	serve [-addr HOST:PORT]      the HTTP API under /api/ and a demo page (serve.go)
 //
 // Exit status: 0 on success, 1 on an error (one line on stderr), 2 on a
 // usage error.
@@ -52,6 +53,8 @@ Commands:
                                whole conversation from USER's inbox
   users                        every user with an inbox
   check                        verify the store's invariants
+  serve [-addr HOST:PORT]      the HTTP API under /api/ and a page to try it
+                               (127.0.0.1:8080; demo identity, not for production)
 
 The store is ./messages.db, or $MESSAGING_DB, or -db PATH.
 
@@ -158,6 +161,8 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 			return usagef("check takes no arguments")
 		}
 		return c.check(ctx)
+	case "serve":
+		return c.serve(ctx, args)
 	}
 	return usagef("unknown command %q", cmd)
 }
