@@ -154,8 +154,9 @@ func acceptsEventStream(r *http.Request) bool {
 type eventStream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
-	buf    bytes.Buffer
-	failed bool // a write or flush failed: the client is gone
+	buf    bytes.Buffer  // one event, written in one piece
+	enc    *json.Encoder // into buf
+	failed bool          // a write or flush failed: the client is gone
 }
 
 // startStream sends the headers of an event stream.
@@ -166,24 +167,25 @@ func (a *api) startStream(w http.ResponseWriter) *eventStream {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	return &eventStream{w: w, rc: http.NewResponseController(w)}
+	s := &eventStream{w: w, rc: http.NewResponseController(w)}
+	s.enc = json.NewEncoder(&s.buf)
+	return s
 }
 
 // event writes and flushes one event. The JSON of an event is one line:
-// encoding/json escapes the line breaks inside strings.
+// encoding/json escapes the line breaks inside strings, and Encode ends
+// it with the line break that ends the data line.
 func (s *eventStream) event(ev messaging.Event) error {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return err
-	}
 	s.buf.Reset()
 	s.buf.WriteString("id: ")
 	s.buf.Write(strconv.AppendUint(s.buf.AvailableBuffer(), ev.Seq, 10))
 	s.buf.WriteString("\nevent: ")
 	s.buf.WriteString(ev.Kind.String())
 	s.buf.WriteString("\ndata: ")
-	s.buf.Write(data)
-	s.buf.WriteString("\n\n")
+	if err := s.enc.Encode(ev); err != nil {
+		return err
+	}
+	s.buf.WriteByte('\n')
 	return s.send()
 }
 

@@ -5,6 +5,7 @@ package httpapi_test
 import (
 	"syscall"
 	"testing"
+	"time"
 )
 
 // raiseFileLimit raises the soft limit on open files to at least n (up to
@@ -25,4 +26,15 @@ func raiseFileLimit(b *testing.B, n uint64) {
 	if lim.Cur < n {
 		b.Skipf("the hard limit on open files is %d; the benchmark needs %d", lim.Max, n)
 	}
+}
+
+// processCPU is the CPU time (user and system) this process has used: a
+// measure of work that other processes on the machine do not inflate as
+// they do wall time.
+func processCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
