@@ -27,7 +27,7 @@
 //	PUT    /blocks/{other}                          204
 //	DELETE /blocks/{other}                          204
 //	GET    /blocks                                  ["id", ...]
-//	GET    /events                                  text/event-stream of messaging.Event
+//	GET    /events                                  text/event-stream of messaging.Event (HEAD: its headers)
 //
 // Answers are the library's own types, which marshal with snake_case
 // names. A user who never sent or received anything has an empty inbox

@@ -44,6 +44,10 @@ import (
 // does not accept text/event-stream gets 410 resume_too_old at subscribe
 // time instead, as JSON.
 func (a *api) events(w http.ResponseWriter, r *http.Request, me string) error {
+	if r.Method == http.MethodHead {
+		a.startStream(w) // the headers of the stream, and no stream
+		return nil
+	}
 	after, resume, err := lastEventID(r)
 	if err != nil {
 		return err

@@ -158,6 +158,27 @@ func TestEventsHeartbeat(t *testing.T) {
 	}
 }
 
+func TestEventsNoHeartbeat(t *testing.T) {
+	h := newHarnessWith(t, nil, httpapi.Options{Heartbeat: -1})
+	srv := server(t, h.h)
+	s := stream(t, srv, "dave", "", nil)
+	time.Sleep(50 * time.Millisecond)
+	h.send("bob", "dave", "first thing")
+	ev := s.next(wait)
+	assert.Empty(t, ev.Comment, "no heartbeat came first")
+	assert.Equal(t, "first thing", ev.ParsedEvent.Message.Text)
+}
+
+func TestEventsHead(t *testing.T) {
+	h := newHarness(t)
+	r := httptest.NewRequest("HEAD", "/events", nil)
+	r.Header.Set(userHeader, "dave")
+	w := httptest.NewRecorder()
+	h.h.ServeHTTP(w, r) // returns: no stream to wait on
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Equal(t, "text/event-stream; charset=utf-8", w.Header().Get("Content-Type"))
+}
+
 // A client that goes away ends its handler and leaves no goroutine behind.
 func TestEventsClientGoneEndsHandler(t *testing.T) {
 	before := runtime.NumGoroutine()
