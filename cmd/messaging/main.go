@@ -21,6 +21,7 @@
 //	delete USER OTHER [ID]       delete one message from USER's copy, or the conversation
 //	users                        every user with an inbox
 //	check                        verify the store; exit 1 if anything is broken
+//	serve [-addr HOST:PORT]      the HTTP API under /api/ and a demo page (serve.go)
 //
 // Exit status: 0 on success, 1 on an error (one line on stderr), 2 on a
 // usage error.
@@ -62,6 +63,8 @@ Commands:
   copy -to PATH                copy the whole store into a new, empty store
                                (offline: stop the application first), check
                                the copy and print what both hold
+  serve [-addr HOST:PORT]      the HTTP API under /api/ and a page to try it
+                               (127.0.0.1:8080; demo identity, not for production)
 
 The store is ./messages.db, or $MESSAGING_DB, or -db PATH.
 
@@ -183,6 +186,8 @@ func (c *cli) dispatch(ctx context.Context, cmd string, args []string) error {
 			return usagef("check takes no arguments")
 		}
 		return c.check(ctx)
+	case "serve":
+		return c.serve(ctx, args)
 	}
 	return usagef("unknown command %q", cmd)
 }
