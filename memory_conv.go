@@ -206,9 +206,13 @@ func (c *memConv) isDeleted(id uint64) bool {
 	return ok
 }
 
-// init makes the zero memConv at slot the conversation of rec, empty.
+// init makes the zero memConv at slot the conversation of rec, empty. It
+// sets the fields one by one: the slot is zero already, and a composite
+// literal would be built aside and copied in, twice the writes.
 func (c *memConv) init(slot uint32, rec *ConversationRecord) {
-	*c = memConv{other: rec.Other, slot: slot, rec: packConv(rec)}
+	c.other = rec.Other
+	c.slot = slot
+	c.rec = packConv(rec)
 	c.msgs.cmp = cmpMemMsg
 	c.msgs.head = c.first[:0]
 }
