@@ -160,7 +160,7 @@ const _ = uint(chunkMax - smallConv)
 // memConv is one side of a conversation.
 type memConv struct {
 	other string
-	slot  uint32 // in its inbox's pages
+	slot  uint32 // in the store's memSlab
 	live  bool   // in its inbox (not removed)
 	rec   memConvRec
 	msgs  sortedList[memMsg] // (Created, ID) order
@@ -206,12 +206,11 @@ func (c *memConv) isDeleted(id uint64) bool {
 	return ok
 }
 
-// init makes the zero memConv at slot the conversation of rec, empty. It
-// sets the fields one by one: the slot is zero already, and a composite
+// init makes the zero memConv c the conversation of rec, empty. It sets
+// the fields one by one: c is zero already, and a composite
 // literal would be built aside and copied in, twice the writes.
-func (c *memConv) init(slot uint32, rec *ConversationRecord) {
+func (c *memConv) init(rec *ConversationRecord) {
 	c.other = rec.Other
-	c.slot = slot
 	c.rec = packConv(rec)
 	c.msgs.cmp = cmpMemMsg
 	c.msgs.head = c.first[:0]
