@@ -252,6 +252,9 @@ func (c *memConv) find(id uint64) (memMsg, bool) {
 		}
 		return memMsg{}, false
 	}
+	if last, _ := ids.last(); last.id < id { // a new ID, above every other
+		return memMsg{}, false
+	}
 	k, ok := ids.get(memIDKey{id: id})
 	if !ok {
 		return memMsg{}, false
