@@ -6,7 +6,7 @@ package messaging
 // Why: a store with many pairs keeps millions of these, and the garbage
 // collector scans every pointer of every live entry on every cycle. A
 // time.Time holds a *Location, and a MessageRecord three strings beside its
-// time; kept as they come, a stored message costs the collector five
+// time; kept as they come, a stored message costs the collector four
 // pointers (and its ID index entry one more). Kept as below it costs one,
 // its text: times are (Unix seconds, nanoseconds) integers, which hold every
 // instant from year 1 to 9999 exactly, and Sender and Recipient, which in a
@@ -137,7 +137,7 @@ func (r *memConvRec) record(owner, other string) ConversationRecord {
 }
 
 // convKey is the entry of a conversation in its inbox's order: its
-// LastUpdate and its slot in the inbox (memInbox.conv), through which
+// LastUpdate and its slot in the store's slab (memInbox.conv), through which
 // ties are broken by Other. The order is kept oldest first (LastUpdate
 // ascending, then Other descending: ConversationKey.Compare reversed), so
 // that the conversation a send moves goes to the end of the list, where an

@@ -36,7 +36,7 @@ func (in *memInbox) newConv(rec *ConversationRecord) *memConv {
 	return c
 }
 
-// addConv adds c, made by newConv and removed since, back.
+// addConv puts c in the inbox: new from newConv, or back after removeConv.
 func (in *memInbox) addConv(c *memConv) {
 	c.live = true
 	in.convs[c.other] = c
