@@ -6,7 +6,7 @@ package messaging
 // Why: a store with many pairs keeps millions of these, and the garbage
 // collector scans every pointer of every live entry on every cycle. A
 // time.Time holds a *Location, and a MessageRecord three strings beside its
-// time; kept as they come, a stored message costs the collector five
+// time; kept as they come, a stored message costs the collector four
 // pointers (and its ID index entry one more). Kept as below it costs one,
 // its text: times are (Unix seconds, nanoseconds) integers, which hold every
 // instant from year 1 to 9999 exactly, and Sender and Recipient, which in a
@@ -143,7 +143,7 @@ func (r *memConvRec) record(owner, other string) ConversationRecord {
 }
 
 // convKey is the entry of a conversation in its inbox's order: its
-// LastUpdate and its slot in the inbox (memInbox.conv), through which
+// LastUpdate and its slot in the store's slab (memInbox.conv), through which
 // ties are broken by Other. The order is kept oldest first (LastUpdate
 // ascending, then Other descending: ConversationKey.Compare reversed), so
 // that the conversation a send moves goes to the end of the list, where an
@@ -166,7 +166,7 @@ const _ = uint(chunkMax - smallConv)
 // memConv is one side of a conversation.
 type memConv struct {
 	other string
-	slot  uint32 // in its inbox's pages
+	slot  uint32 // in the store's memSlab
 	live  bool   // in its inbox (not removed)
 	rec   memConvRec
 	msgs  sortedList[memMsg] // (Created, ID) order
@@ -266,9 +266,12 @@ func (c *memConv) setMeta(id uint64, meta map[string]string) {
 	}
 }
 
-// init makes the zero memConv at slot the conversation of rec, empty.
-func (c *memConv) init(slot uint32, rec *ConversationRecord) {
-	*c = memConv{other: rec.Other, slot: slot, rec: packConv(rec)}
+// init makes the zero memConv c the conversation of rec, empty. It sets
+// the fields one by one: c is zero already, and a composite
+// literal would be built aside and copied in, twice the writes.
+func (c *memConv) init(rec *ConversationRecord) {
+	c.other = rec.Other
+	c.rec = packConv(rec)
 	c.msgs.cmp = cmpMemMsg
 	c.msgs.head = c.first[:0]
 }
@@ -307,6 +310,9 @@ func (c *memConv) find(id uint64) (memMsg, bool) {
 				return e, true
 			}
 		}
+		return memMsg{}, false
+	}
+	if last, _ := ids.last(); last.id < id { // a new ID, above every other
 		return memMsg{}, false
 	}
 	k, ok := ids.get(memIDKey{id: id})

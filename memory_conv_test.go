@@ -83,7 +83,7 @@ func TestMemConvMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
 	for round := range 20 {
 		c := new(memConv)
-		c.init(0, &ConversationRecord{Owner: owner, Other: other})
+		c.init(&ConversationRecord{Owner: owner, Other: other})
 		var ref []MessageRecord // by ID
 		size := 1 + r.IntN(3*smallConv)
 		for step := range 400 {

@@ -39,7 +39,9 @@ type MemoryStore struct {
 	recent     [2]memRecent
 	nextRecent int
 
+	slab    memSlab      // every conversation
 	removed []memRemoved // conversations the running Update removed, to release at its end
+	dropped []*memInbox  // inboxes it deleted, whose conversations to release at its end
 
 	side memSide // blocks, idempotency records, streams (memory_records.go)
 }
@@ -102,6 +104,13 @@ func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error)
 		}
 		clear(s.removed)
 		s.removed = s.removed[:0]
+		for _, in := range s.dropped {
+			if s.inboxes[in.rec.Owner] != in { // not put back by a rollback
+				in.releaseAll()
+			}
+		}
+		clear(s.dropped)
+		s.dropped = s.dropped[:0]
 	}()
 	if err := fn((*memTx)(s)); err != nil {
 		return err
@@ -120,6 +129,7 @@ func (s *MemoryStore) Close() error {
 	s.closed = true
 	s.inboxes = nil
 	s.users = nil
+	s.slab = memSlab{}
 	return nil
 }
 
@@ -341,7 +351,7 @@ func (t *memTx) PutInbox(rec InboxRecord) error {
 		in.rec = rec
 		return nil
 	}
-	in := newMemInbox(rec)
+	in := newMemInbox(rec, &t.slab)
 	(*MemoryStore)(t).addUser(in)
 	t.undo = append(t.undo, memUndo{op: undoInboxAdd, inbox: in})
 	return nil
@@ -353,6 +363,7 @@ func (t *memTx) DeleteInbox(owner string) error {
 		return ErrNotFound
 	}
 	(*MemoryStore)(t).removeUser(owner)
+	t.dropped = append(t.dropped, in)
 	t.undo = append(t.undo, memUndo{op: undoInboxDel, inbox: in})
 	return nil
 }

@@ -98,6 +98,13 @@ func (l *sortedList[T]) seek(k T) (pos, bool) {
 // seekBy is seek for a position that need not be an item: probe(x)
 // compares item x with it.
 func (l *sortedList[T]) seekBy(probe func(x T) int) (pos, bool) {
+	if l.rest == nil { // one chunk or none: no chunk to choose
+		i, found := slices.BinarySearchFunc(l.head, 0, func(x T, _ int) int { return probe(x) })
+		if i == len(l.head) {
+			return pos{l.nchunks(), 0}, false
+		}
+		return pos{0, i}, found
+	}
 	n := l.nchunks()
 	c := sort.Search(n, func(c int) bool {
 		ch := l.chunk(c)
