@@ -81,17 +81,19 @@ func deliver(tx Tx, out, in ConversationRecord, m MessageRecord) ([2]change, err
 	// stays read, so the mirror never goes down.
 	out.PeerReadMark = max(out.PeerReadMark, in.ReadMark)
 	in.PeerReadMark = max(in.PeerReadMark, out.ReadMark)
-	sent, err := addCopy(tx, out, m, false)
+	last := m
+	last.Text = preview(m.Text) // once for both summaries
+	sent, err := addCopy(tx, out, m, last, false)
 	if err != nil {
 		return [2]change{}, err
 	}
-	received, err := addCopy(tx, in, m, true)
+	received, err := addCopy(tx, in, m, last, true)
 	return [2]change{sent, received}, err
 }
 
 // addCopy adds m to conversation c, creating the inbox holding it if need
-// be.
-func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (change, error) {
+// be; last is m as the conversation's summary keeps it.
+func addCopy(tx Tx, c ConversationRecord, m, last MessageRecord, received bool) (change, error) {
 	box, err := tx.Inbox(c.Owner)
 	created := errors.Is(err, ErrNotFound)
 	switch {
@@ -101,7 +103,7 @@ func addCopy(tx Tx, c ConversationRecord, m MessageRecord, received bool) (chang
 		return change{}, err
 	}
 	if c.Messages == 0 || m.Key().Compare(c.Last.Key()) > 0 {
-		c.setNewest(m)
+		c.Last, c.LastUpdate = last, m.Created
 	}
 	if c.FirstID == 0 {
 		c.FirstID = m.ID // a new conversation

@@ -1,7 +1,6 @@
 package messaging
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"slices"
@@ -21,81 +20,6 @@ type memSide struct {
 	names   *sortedList[string] // users whose stream holds events
 	undo    []sideUndo
 	recent  memRecentStream // of the running Update; readers share the lock, so only writers use it
-}
-
-// memStream is one user's events, ascending by Seq, in arrays that hold no
-// pointer (a store keeps up to EventHistory events for every user, and the
-// garbage collector would scan every pointer of each): event i, for lo <=
-// i < len(seqs), is seqs[i] and data[offs[i]:offs[i+1]].
-type memStream struct {
-	seqs []uint64
-	offs []uint32 // len(seqs)+1 entries
-	data []byte
-	lo   int // events before it are trimmed
-}
-
-// memStreamState is a stream as an undo log entry remembers it: slices the
-// later writes only append past, so restoring them restores the stream.
-type memStreamState struct {
-	seqs []uint64
-	offs []uint32
-	data []byte
-	lo   int
-}
-
-func (st *memStream) len() int { return len(st.seqs) - st.lo }
-
-func (st *memStream) event(user string, i int) EventRecord {
-	return EventRecord{User: user, Seq: st.seqs[i], Data: bytes.Clone(st.data[st.offs[i]:st.offs[i+1]])}
-}
-
-// find returns the index of the first live event with a Seq >= seq.
-func (st *memStream) find(seq uint64) int {
-	i, _ := slices.BinarySearch(st.seqs[st.lo:], seq)
-	return st.lo + i
-}
-
-func (st *memStream) state() memStreamState {
-	return memStreamState{seqs: st.seqs, offs: st.offs, data: st.data, lo: st.lo}
-}
-
-func (st *memStream) restore(s memStreamState) {
-	st.seqs, st.offs, st.data, st.lo = s.seqs, s.offs, s.data, s.lo
-}
-
-// appendEvent adds an event after the last.
-func (st *memStream) appendEvent(seq uint64, data []byte) {
-	if len(st.offs) == 0 {
-		st.offs = append(st.offs, 0)
-	}
-	st.seqs = append(st.seqs, seq)
-	st.data = append(st.data, data...)
-	st.offs = append(st.offs, uint32(len(st.data)))
-}
-
-// rebuild makes the stream hold evs, in fresh arrays (an undo may still
-// hold the old ones).
-func (st *memStream) rebuild(evs []EventRecord) {
-	*st = memStream{}
-	for _, e := range evs {
-		st.appendEvent(e.Seq, e.Data)
-	}
-}
-
-// trim drops the events before index i, and copies what is left into
-// fresh arrays once the dropped part is most of them.
-func (st *memStream) trim(i int) {
-	st.lo = i
-	if st.lo > 64 && st.lo > st.len() {
-		base := st.offs[st.lo]
-		seqs := slices.Clone(st.seqs[st.lo:])
-		data := slices.Clone(st.data[base:])
-		offs := make([]uint32, 0, len(seqs)+1)
-		for _, o := range st.offs[st.lo:] {
-			offs = append(offs, o-base)
-		}
-		st.seqs, st.offs, st.data, st.lo = seqs, offs, data, 0
-	}
 }
 
 func newMemSide() memSide {
@@ -212,8 +136,14 @@ func (side *memSide) dropStream(user string) {
 	side.recent = memRecentStream{}
 }
 
-// logStream remembers user's stream st (nil: none yet) before a change.
+// logStream remembers user's stream st (nil: none yet) before a change;
+// the state the log holds already, from before the change just before this
+// one, restores both (a send appends and trims each of its streams in a
+// row).
 func (side *memSide) logStream(user string, st *memStream) {
+	if n := len(side.undo); n > 0 && side.undo[n-1].op == undoStream && side.undo[n-1].stream == user && side.undo[n-1].st == st {
+		return
+	}
 	u := sideUndo{op: undoStream, stream: user, st: st}
 	if st != nil {
 		u.before = st.state()
@@ -250,15 +180,8 @@ func (v *memView) Idempotencies(after IdempotencyRecord, limit int) ([]Idempoten
 	return v.side.idem.after(&after, false, limit), nil
 }
 
-func memStreamBounds(st *memStream) (first, last uint64) {
-	if st == nil || st.len() == 0 {
-		return 0, 0
-	}
-	return st.seqs[st.lo], st.seqs[len(st.seqs)-1]
-}
-
 func (v *memView) StreamBounds(user string) (first, last uint64, err error) {
-	first, last = memStreamBounds(v.side.streams[user])
+	first, last = v.side.streams[user].bounds()
 	return first, last, nil
 }
 
@@ -267,16 +190,7 @@ func (v *memView) Events(user string, after uint64, limit int) ([]EventRecord, e
 	if st == nil || limit <= 0 || after == ^uint64(0) {
 		return nil, nil
 	}
-	i := st.find(after + 1)
-	n := min(len(st.seqs)-i, limit)
-	if n <= 0 {
-		return nil, nil
-	}
-	out := make([]EventRecord, n)
-	for j := range out {
-		out[j] = st.event(user, i+j) // the data is copied: the caller's to change
-	}
-	return out, nil
+	return st.events(user, after, limit), nil // the data is copied: the caller's to change
 }
 
 func (v *memView) Streams(after string, limit int) ([]string, error) {
@@ -297,7 +211,7 @@ func (t *memTx) Idempotencies(after IdempotencyRecord, limit int) ([]Idempotency
 	return (*memView)(t).Idempotencies(after, limit)
 }
 func (t *memTx) StreamBounds(user string) (first, last uint64, err error) {
-	first, last = memStreamBounds(t.side.stream(user))
+	first, last = t.side.stream(user).bounds()
 	return first, last, nil
 }
 func (t *memTx) Events(user string, after uint64, limit int) ([]EventRecord, error) {
@@ -365,16 +279,12 @@ func (t *memTx) PutEvent(rec EventRecord) error {
 		side.names.insert(rec.User)
 		side.recent = memRecentStream{user: rec.User, st: st}
 	}
-	if st.len() == 0 || rec.Seq > st.seqs[len(st.seqs)-1] {
+	if _, last := st.bounds(); st.len() == 0 || rec.Seq > last {
 		st.appendEvent(rec.Seq, rec.Data)
 		return nil
 	}
-	evs := make([]EventRecord, 0, st.len()+1)
-	for i := st.lo; i < len(st.seqs); i++ {
-		if e := st.event(rec.User, i); e.Seq != rec.Seq {
-			evs = append(evs, e)
-		}
-	}
+	evs := st.events(rec.User, 0, st.len())
+	evs = slices.DeleteFunc(evs, func(e EventRecord) bool { return e.Seq == rec.Seq })
 	i, _ := slices.BinarySearchFunc(evs, rec.Seq, func(e EventRecord, seq uint64) int { return cmp.Compare(e.Seq, seq) })
 	st.rebuild(slices.Insert(evs, i, rec))
 	return nil
@@ -383,19 +293,16 @@ func (t *memTx) PutEvent(rec EventRecord) error {
 func (t *memTx) DeleteEvents(user string, upTo uint64) error {
 	side := &t.side
 	st := side.stream(user)
-	if st == nil {
-		return nil
-	}
-	i := st.find(upTo + 1)
-	if i == st.lo {
+	first, last := st.bounds()
+	if st == nil || first > upTo {
 		return nil
 	}
 	side.logStream(user, st)
-	if i == len(st.seqs) {
+	if last <= upTo {
 		side.dropStream(user)
 		return nil
 	}
-	st.trim(i)
+	st.trimUpTo(upTo)
 	return nil
 }
 

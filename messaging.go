@@ -172,18 +172,18 @@ func (x *Inboxes) MaxMessageBytes() int { return x.maxBytes }
 // WithIdempotencyKey, a send that repeats an earlier one returns the
 // earlier message and writes nothing.
 func (x *Inboxes) SendMessage(ctx context.Context, sender, recipient, text string, opts ...SendOption) (Message, error) {
-	var o sendOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	if err := x.validSend(sender, recipient, text, o); err != nil {
-		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
-	}
 	c := sendCalls.Get().(*sendCall)
 	defer c.release()
-	c.x, c.sender, c.recipient, c.text, c.opts = x, sender, recipient, text, o
+	o := &c.opts // applied in the pooled call: a local would escape to the options' funcs
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	if err := x.validSend(sender, recipient, text, *o); err != nil {
+		return Message{}, wrapf(err, "send message from %q to %q", sender, recipient)
+	}
+	c.x, c.sender, c.recipient, c.text = x, sender, recipient, text
 	if o.keyed {
 		c.digest = sendDigest(recipient, text, o.meta)
 	}
