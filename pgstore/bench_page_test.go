@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 	"github.com/socialkit/messaging/pgstore"
 )
 
