@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/pgstore/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // openStores opens n stores on one schema, as n processes would: they

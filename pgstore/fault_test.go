@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/pgstore/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // load sends from 6 goroutines, each call bounded by callTimeout, until

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/pgstore/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // rcSQL sends and marks read by hand, on the store's tables and encodings,

@@ -19,8 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/pgstore/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // A child is this test binary run again by a test of this file, told what

@@ -82,18 +82,11 @@ type Store struct {
 	queue *inboxQueue    // Updates touching the same inboxes take turns
 	bg    sync.WaitGroup // View endings still in flight
 
-	stats  statCounters
-	lastID atomic.Uint64 // the largest message ID this store has seen the sequence give
-}
-
-// sawID records id as given by the sequence, for the next guess.
-func (s *Store) sawID(id uint64) {
-	for {
-		last := s.lastID.Load()
-		if id <= last || s.lastID.CompareAndSwap(last, id) {
-			return
-		}
-	}
+	stats statCounters
+	// writesBoth: a transaction wrote an event; from then on, a
+	// transaction that reads a pair of users is taken to write both rows
+	// (queue.go).
+	writesBoth atomic.Bool
 }
 
 // Open connects to the database at url (a PostgreSQL URL or keyword/value
@@ -236,8 +229,8 @@ type Stats struct {
 	Updates  int64 // calls of Update that returned
 	Attempts int64 // transactions begun by Update, the first and those after a conflict
 	// Runs of an Update's function again in the same transaction, because
-	// the message ID NextID guessed before the transaction began was not
-	// the one the sequence gave (see NextID).
+	// an idempotency record guessed absent before the transaction began
+	// was there (guess.go).
 	Reruns     int64
 	RoundTrips int64 // pipelines sent and waited for (BEGIN and COMMIT ride along)
 
