@@ -81,7 +81,7 @@ func (l *load) end() {
 }
 
 // waitFor waits until cond holds, or fails t after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {

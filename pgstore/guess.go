@@ -107,6 +107,7 @@ func (t *tx) restart() {
 	clear(t.msgs)
 	clear(t.tombs)
 	clear(t.evOps)
+	t.grown = nil
 	clear(t.convsOf)
 	clear(t.dirtyUsers)
 	clear(t.dirtyConvs)

@@ -295,6 +295,10 @@ func (t *tx) PutEvent(rec messaging.EventRecord) error {
 		e.evFirst = rec.Seq
 	}
 	e.evLast = max(e.evLast, rec.Seq)
+	if t.grown == nil {
+		t.grown = make(map[string]uint64, 2)
+	}
+	t.grown[rec.User] = e.evLast
 	t.dirtyUser(rec.User)
 	t.evOps[rec.User] = append(t.evOps[rec.User], op)
 	return nil

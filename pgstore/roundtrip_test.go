@@ -75,7 +75,9 @@ func countingStore(t *testing.T) (*pgstore.Store, *wire) {
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s, err := pgstore.New(t.Context(), pool, &pgstore.Options{Schema: pgtest.Schema(t)})
+	// NOTIFY off: the notifier sends on a connection of the pool, in the
+	// background (no caller waits for it), and would be counted here.
+	s, err := pgstore.New(t.Context(), pool, &pgstore.Options{Schema: pgtest.Schema(t), DisableNotify: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, w

@@ -57,7 +57,7 @@ type queries struct {
 	tombs                                       string
 	blocked, blocks                             string
 	idem, idems                                 string
-	events, streams                             string
+	events, streams, pollStreams                string
 
 	// Writes, buffered and sent with the next read or the COMMIT.
 	insertUser, updateUser, updateUserLast, deleteUser  string
@@ -130,15 +130,16 @@ func newQueries(schema string) queries {
 		msgsDesc: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 ORDER BY sec DESC, nsec DESC, id DESC LIMIT $3"),
 		msgsDescAfter: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND (sec, nsec, id) < ($3, $4, $5) " +
 			"ORDER BY sec DESC, nsec DESC, id DESC LIMIT $6"),
-		msgsByID: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
-		tombRead: q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
-		tombs:    q("SELECT id, retracted FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
-		blocked:  q("SELECT EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2)"),
-		blocks:   q("SELECT owner, other FROM {S}.blocks WHERE (owner, other) > ($1, $2) ORDER BY owner, other LIMIT $3"),
-		idem:     q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
-		idems:    q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE (sender, key) > ($1, $2) ORDER BY sender, key LIMIT $3"),
-		events:   q("SELECT seq, data FROM {S}.events WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
-		streams:  q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND ev_last <> " + noSeq + " ORDER BY owner LIMIT $2"),
+		msgsByID:    q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		tombRead:    q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
+		tombs:       q("SELECT id, retracted FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		blocked:     q("SELECT EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2)"),
+		blocks:      q("SELECT owner, other FROM {S}.blocks WHERE (owner, other) > ($1, $2) ORDER BY owner, other LIMIT $3"),
+		idem:        q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
+		idems:       q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE (sender, key) > ($1, $2) ORDER BY sender, key LIMIT $3"),
+		events:      q("SELECT seq, data FROM {S}.events WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+		streams:     q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND ev_last <> " + noSeq + " ORDER BY owner LIMIT $2"),
+		pollStreams: q("SELECT owner, ev_last FROM {S}.inboxes WHERE owner = ANY($1) AND ev_last <> " + noSeq),
 
 		insertUser:       q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5)"),
 		updateUser:       q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5 WHERE owner = $1"),

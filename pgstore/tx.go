@@ -87,6 +87,7 @@ type tx struct {
 	blocks   map[messaging.Block]*blockEntry
 	idems    map[idemKey]*idemEntry
 	evOps    map[string][]evOp // pending writes of events, by user, in order
+	grown    map[string]uint64 // streams written, with their last Seq: to notify of
 	onCommit []func()
 
 	rootSeen  bool            // fn relied on the set of inboxes (or of users, blocks, streams)
