@@ -15,8 +15,17 @@ package pgstore
 //   - A conversation's place in its inbox (LastUpdate descending, then
 //     Other ascending) is the negated LastUpdate, so one ascending index
 //     serves the order and a row comparison serves "after this position".
+//   - Event Seqs are uint64 too, stored like message IDs.
+//   - Message metadata is NULL when there is none, else bytea: the keys in
+//     byte order, each key and each value as a uvarint length and its
+//     bytes, so that equal maps encode alike and any UTF-8, NUL included,
+//     round-trips.
 
 import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/socialkit/messaging"
@@ -73,6 +82,52 @@ func cmpMsgKey(a, b msgKey) int {
 	return 0
 }
 
+// encodeMeta encodes a message's metadata; nil (SQL NULL) when it has none.
+func encodeMeta(meta map[string]string) []byte {
+	if len(meta) == 0 {
+		return nil
+	}
+	n := 0
+	for k, v := range meta {
+		n += len(k) + len(v) + 2*binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		v := meta[k]
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+var errBadMeta = errors.New(prefix + "metadata column does not decode")
+
+// decodeMeta reverses encodeMeta: nil for NULL or empty.
+func decodeMeta(b []byte) (map[string]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	meta := make(map[string]string)
+	for len(b) > 0 {
+		var kv [2]string
+		for i := range kv {
+			n, w := binary.Uvarint(b)
+			if w <= 0 || n > uint64(len(b)-w) {
+				return nil, errBadMeta
+			}
+			kv[i] = string(b[w : w+int(n)])
+			b = b[w+int(n):]
+		}
+		if _, dup := meta[kv[0]]; dup {
+			return nil, errBadMeta
+		}
+		meta[kv[0]] = kv[1]
+	}
+	return meta, nil
+}
+
 // convArgs are the column values of a conversation record, in the order of
 // convColumns (owner and other first).
 func convArgs(c messaging.ConversationRecord) []any {
@@ -84,7 +139,7 @@ func convArgs(c messaging.ConversationRecord) []any {
 		-luSec, -luNsec,
 		encodeID(c.FirstID), encodeID(c.MaxID), encodeID(c.ReadMark), encodeID(c.PeerReadMark),
 		encodeID(c.Last.ID), []byte(c.Last.Sender), []byte(c.Last.Recipient), []byte(c.Last.Text),
-		lastSec, lastNsec,
+		lastSec, lastNsec, encodeMeta(c.Last.Meta), c.Last.DeletedUnread,
 	}
 }
 
@@ -99,15 +154,18 @@ type convRow struct {
 	lastSender, lastRecipient, lastTx []byte
 	lastSec                           int64
 	lastNsec                          int32
+	lastMeta                          []byte
+	lastDeletedUnread                 bool
 }
 
 func (r *convRow) dest() []any {
 	return []any{&r.owner, &r.other, &r.messages, &r.unread, &r.luNegSec, &r.luNegNsec,
 		&r.firstID, &r.maxID, &r.readMark, &r.peerRM,
-		&r.lastID, &r.lastSender, &r.lastRecipient, &r.lastTx, &r.lastSec, &r.lastNsec}
+		&r.lastID, &r.lastSender, &r.lastRecipient, &r.lastTx, &r.lastSec, &r.lastNsec, &r.lastMeta, &r.lastDeletedUnread}
 }
 
-func (r *convRow) record() messaging.ConversationRecord {
+func (r *convRow) record() (messaging.ConversationRecord, error) {
+	meta, err := decodeMeta(r.lastMeta)
 	return messaging.ConversationRecord{
 		Owner:        string(r.owner),
 		Other:        string(r.other),
@@ -124,8 +182,11 @@ func (r *convRow) record() messaging.ConversationRecord {
 			Recipient: string(r.lastRecipient),
 			Text:      string(r.lastTx),
 			Created:   decodeTime(r.lastSec, r.lastNsec),
+			Meta:      meta,
+
+			DeletedUnread: r.lastDeletedUnread,
 		},
-	}
+	}, err
 }
 
 // msgArgs are the column values of a message in conversation k, in the
@@ -133,7 +194,7 @@ func (r *convRow) record() messaging.ConversationRecord {
 func msgArgs(k convKey, m messaging.MessageRecord) []any {
 	sec, nsec := encodeTime(m.Created)
 	return []any{[]byte(k.owner), []byte(k.other), encodeID(m.ID), sec, nsec,
-		[]byte(m.Sender), []byte(m.Recipient), []byte(m.Text)}
+		[]byte(m.Sender), []byte(m.Recipient), []byte(m.Text), encodeMeta(m.Meta), m.DeletedUnread}
 }
 
 // msgRow receives a row of msgReadColumns.
@@ -142,18 +203,59 @@ type msgRow struct {
 	sec                     int64
 	nsec                    int32
 	sender, recipient, text []byte
+	meta                    []byte
+	deletedUnread           bool
 }
 
 func (r *msgRow) dest() []any {
-	return []any{&r.id, &r.sec, &r.nsec, &r.sender, &r.recipient, &r.text}
+	return []any{&r.id, &r.sec, &r.nsec, &r.sender, &r.recipient, &r.text, &r.meta, &r.deletedUnread}
 }
 
-func (r *msgRow) record() messaging.MessageRecord {
+func (r *msgRow) record() (messaging.MessageRecord, error) {
+	meta, err := decodeMeta(r.meta)
 	return messaging.MessageRecord{
-		ID:        decodeID(r.id),
-		Sender:    string(r.sender),
-		Recipient: string(r.recipient),
-		Text:      string(r.text),
-		Created:   decodeTime(r.sec, r.nsec),
+		ID:            decodeID(r.id),
+		Sender:        string(r.sender),
+		Recipient:     string(r.recipient),
+		Text:          string(r.text),
+		Created:       decodeTime(r.sec, r.nsec),
+		Meta:          meta,
+		DeletedUnread: r.deletedUnread,
+	}, err
+}
+
+// idemArgs are the column values of an idempotency record, in the order of
+// idemColumns.
+func idemArgs(rec messaging.IdempotencyRecord) []any {
+	cSec, cNsec := encodeTime(rec.Created)
+	eSec, eNsec := encodeTime(rec.Expires)
+	return []any{[]byte(rec.Sender), []byte(rec.Key), encodeID(rec.MessageID), cSec, cNsec, rec.Digest[:], eSec, eNsec}
+}
+
+// idemRow receives a row of idemColumns.
+type idemRow struct {
+	sender, key, digest []byte
+	id, cSec, eSec      int64
+	cNsec, eNsec        int32
+}
+
+func (r *idemRow) dest() []any {
+	return []any{&r.sender, &r.key, &r.id, &r.cSec, &r.cNsec, &r.digest, &r.eSec, &r.eNsec}
+}
+
+func (r *idemRow) record() (messaging.IdempotencyRecord, error) {
+	rec := messaging.IdempotencyRecord{Sender: string(r.sender), Key: string(r.key), MessageID: decodeID(r.id),
+		Created: decodeTime(r.cSec, r.cNsec), Expires: decodeTime(r.eSec, r.eNsec)}
+	if copy(rec.Digest[:], r.digest) != len(rec.Digest) || len(r.digest) != len(rec.Digest) {
+		return rec, errors.New(prefix + "idempotency digest is not 32 bytes")
 	}
+	return rec, nil
+}
+
+// userRow is a row of the inboxes table: a user's inbox, if it has one,
+// and the bounds of the user's event stream (0, 0 when it is empty).
+type userRow struct {
+	inbox           bool
+	unread          int
+	evFirst, evLast uint64
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // openStores opens n stores on one schema, as n processes would: they
@@ -212,4 +212,125 @@ func TestEventsInCommitOrder(t *testing.T) {
 	in, err := x0.Get(ctx, "bob")
 	require.NoError(t, err)
 	assert.Equal(t, 2*senders*perSender, in.NewMessagesCount)
+}
+
+// TestIdempotencyRace: 16 goroutines send one message with one
+// idempotency key at once, through one store or through two (each with
+// its pool, as two processes): one message is made, and every send
+// returns its ID; the losers of the race meet the winner's key (23505 or
+// 40001) and run again, and find the record.
+func TestIdempotencyRace(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("stores=%d", n), func(t *testing.T) {
+			stores := openStores(t, n)
+			ctx := context.Background()
+			start := make(chan struct{})
+			ids := make([]uint64, 16)
+			var wg sync.WaitGroup
+			for g := range ids {
+				x := messaging.New(stores[g%n])
+				wg.Go(func() {
+					<-start
+					m, err := x.SendMessage(ctx, "ann", "bob", "once", messaging.WithIdempotencyKey("k"))
+					if assert.NoError(t, err) {
+						ids[g] = m.ID
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			for _, id := range ids {
+				assert.Equal(t, ids[0], id)
+			}
+			x := messaging.New(stores[0])
+			c, err := x.Conversation(ctx, "bob", "ann")
+			require.NoError(t, err)
+			assert.Equal(t, 1, c.MessageCount)
+			assert.Equal(t, 1, c.NewMessagesCount)
+			st := sumStats(stores)
+			t.Logf("16 sends: %d retries (40001: %d, 23505: %d), %d runs again in the same transaction",
+				st.Attempts-st.Updates, st.SerializationFailures, st.UniqueViolations, st.Reruns)
+			_, err = x.SendMessage(ctx, "ann", "bob", "another", messaging.WithIdempotencyKey("k"))
+			assert.ErrorIs(t, err, messaging.ErrIdempotencyConflict)
+		})
+	}
+}
+
+// TestPollingAcrossSkewedClocks: two stores (own pools, as two processes)
+// whose clocks are an hour apart send into one conversation at once, in
+// both directions, while a screen polls it with Conversation.Newer from
+// the newest message it showed: it sees every message, once, because a
+// message is never stamped before the newest one of its conversation.
+func TestPollingAcrossSkewedClocks(t *testing.T) {
+	stores := openStores(t, 2)
+	ctx := context.Background()
+	skews := []time.Duration{0, -time.Hour}
+	var xs []*messaging.Inboxes
+	for i, s := range stores {
+		x, err := messaging.NewWithOptions(s, &messaging.Options{Now: func() time.Time { return time.Now().Add(skews[i]) }})
+		require.NoError(t, err)
+		xs = append(xs, x)
+	}
+	_, err := xs[0].SendMessage(ctx, "ann", "bob", "first")
+	require.NoError(t, err)
+	c, err := xs[1].Conversation(ctx, "bob", "ann")
+	require.NoError(t, err)
+
+	const perSender = 25
+	var senders sync.WaitGroup
+	for i, x := range xs {
+		for g := range 3 {
+			from, to := "ann", "bob"
+			if g == 1 {
+				from, to = to, from
+			}
+			senders.Go(func() {
+				for n := range perSender {
+					_, err := x.SendMessage(ctx, from, to, fmt.Sprintf("%d/%d #%d", i, g, n))
+					if !assert.NoError(t, err) {
+						return
+					}
+				}
+			})
+		}
+	}
+	sendersDone := make(chan struct{})
+	go func() { senders.Wait(); close(sendersDone) }()
+
+	seen := map[uint64]int{}
+	var shown []messaging.Message
+	newest := uint64(0)
+	poll := func() int {
+		page, err := c.Newer(ctx, newest, 7)
+		require.NoError(t, err)
+		for _, m := range page {
+			seen[m.ID]++
+			shown = append(shown, m)
+			newest = m.ID
+		}
+		return len(page)
+	}
+	for done := false; !done; {
+		select {
+		case <-sendersDone:
+			done = true
+		default:
+		}
+		for poll() > 0 { // drain what is there now
+		}
+	}
+	var all []uint64
+	for m, err := range c.Messages(ctx) {
+		require.NoError(t, err)
+		all = append(all, m.ID)
+	}
+	require.Len(t, all, 1+2*3*perSender)
+	for _, id := range all {
+		assert.Equal(t, 1, seen[id], "message %d seen once by the polling screen", id)
+	}
+	for i := 1; i < len(shown); i++ {
+		a := messaging.MessageKey{Created: shown[i-1].Created, ID: shown[i-1].ID}
+		b := messaging.MessageKey{Created: shown[i].Created, ID: shown[i].ID}
+		assert.Equal(t, -1, a.Compare(b), "shown in (Created, ID) order")
+	}
 }

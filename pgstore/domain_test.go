@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // TestWalkthrough is the seed story on PostgreSQL: Bob writes to Dave,

@@ -9,3 +9,7 @@ var (
 	EncodeID   = encodeID
 	EncodeTime = encodeTime
 )
+
+// MigrationSQL is the SQL of migration v, for a test that builds a schema
+// as an older version of this package left it.
+func MigrationSQL(v int) string { return migrations[v-1].sql }

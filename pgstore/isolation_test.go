@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // rcSQL sends and marks read by hand, on the store's tables and encodings,
@@ -211,4 +211,66 @@ func (t pausingTx) Conversation(owner, other string) (messaging.ConversationReco
 		<-t.p.resume
 	})
 	return rec, err
+}
+
+// TestBlockStopsLaterSends: a send that has read both users (no block)
+// is held; meanwhile a block between them commits through another store;
+// the send, which commits after the block, must fail with ErrBlocked and
+// write nothing, whichever way the block goes and whether or not the
+// recipient had an inbox (a send relies on no block with the users' rows,
+// or the set of users for one without a row: a block touches those).
+func TestBlockStopsLaterSends(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		recipientKnown bool
+		blocker        string
+		history        int // Options.EventHistory of the send
+	}{
+		{"recipient blocks", true, "bob", 0},
+		{"sender blocks", true, "ann", 0},
+		{"recipient blocks, before their inbox exists", false, "bob", 0},
+		{"sender blocks, no event streams", true, "ann", -1}, // the send only share-locks the sender's row
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stores := openStores(t, 2)
+			ctx := context.Background()
+			xa, xb := messaging.New(stores[0]), messaging.New(stores[1])
+			if tc.recipientKnown {
+				_, err := xa.SendMessage(ctx, "ann", "bob", "before")
+				require.NoError(t, err)
+			} else {
+				_, err := xa.SendMessage(ctx, "ann", "cat", "ann has an inbox")
+				require.NoError(t, err)
+			}
+			paused := &pausingStore{Store: stores[0], paused: make(chan struct{}), resume: make(chan struct{})}
+			done := make(chan error)
+			xp, err := messaging.NewWithOptions(paused, &messaging.Options{EventHistory: tc.history})
+			require.NoError(t, err)
+			go func() {
+				_, err := xp.SendMessage(ctx, "ann", "bob", "after the block")
+				done <- err
+			}()
+			<-paused.paused // the send read both users, and no block
+			other := "ann"
+			if tc.blocker == "ann" {
+				other = "bob"
+			}
+			require.NoError(t, xb.Block(ctx, tc.blocker, other))
+			close(paused.resume)
+			err = <-done
+			assert.ErrorIs(t, err, messaging.ErrBlocked, "the send commits after the block")
+			want := 0
+			if tc.recipientKnown {
+				want = 1
+			}
+			if c, err := xb.Conversation(ctx, "bob", "ann"); err == nil {
+				assert.Equal(t, want, c.MessageCount, "nothing written")
+			} else {
+				assert.ErrorIs(t, err, messaging.ErrNotFound)
+				assert.Zero(t, want)
+			}
+			assert.Positive(t, stores[0].Stats().SerializationFailures+stores[0].Stats().UniqueViolations,
+				"the send's first commit failed")
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,8 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // A child is this test binary run again by a test of this file, told what
@@ -37,14 +38,23 @@ var people = []string{"ann", "bob", "cat", "dan", "eve", "fay"}
 // startChild runs TestChild in a new process with role, on schema.
 func startChild(t *testing.T, role, schema string, seed int) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
+	cmd, out, _ := startChildIn(t, role, schema, seed)
+	return cmd, out
+}
+
+// startChildIn is startChild with a pipe to the child's standard input.
+func startChildIn(t *testing.T, role, schema string, seed int) (*exec.Cmd, *bufio.Scanner, io.WriteCloser) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$", "-test.count=1", "-test.v=false")
 	cmd.Env = append(os.Environ(), childRole+"="+role, childSchema+"="+schema, childSeed+"="+strconv.Itoa(seed),
 		pgtest.EnvURL+"="+pgtest.URL(t))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
-	return cmd, bufio.NewScanner(stdout)
+	return cmd, bufio.NewScanner(stdout), stdin
 }
 
 // TestChild is the body of the processes the tests of this file start;
@@ -66,6 +76,10 @@ func TestChild(t *testing.T) {
 		childWorkload(x, seed)
 	case "sender":
 		childSender(x, seed)
+	case "streamsend":
+		childStreamSend(x, seed)
+	case "keyed":
+		childKeyed(x)
 	}
 	st := s.Stats()
 	fmt.Printf("done: %d updates, %d retries (40001: %d, 40P01: %d, 23505: %d)\n", st.Updates, st.Attempts-st.Updates,
@@ -329,4 +343,113 @@ func killRound(t *testing.T, schema string, seed int, delay time.Duration) []ack
 	var exitErr *exec.ExitError
 	require.ErrorAs(t, cmd.Wait(), &exitErr)
 	return acks
+}
+
+// childStreamSend sends n messages from ann to bob, one after the other,
+// printing "fail: ..." at the first error.
+func childStreamSend(x *messaging.Inboxes, n int) {
+	for i := range n {
+		if _, err := x.SendMessage(context.Background(), "ann", "bob", fmt.Sprintf("from the child %d", i)); err != nil {
+			fmt.Println("fail:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// childKeyed prints "ready", waits for a line on its standard input, then
+// sends one message with one idempotency key from 8 goroutines at once,
+// and prints "id N" for each send that returned.
+func childKeyed(x *messaging.Inboxes) {
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		fmt.Println("fail: read the go:", err)
+		return
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 8 {
+		wg.Go(func() {
+			m, err := x.SendMessage(context.Background(), "ann", "bob", "once", messaging.WithIdempotencyKey("the key"))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Println("fail:", err)
+				return
+			}
+			fmt.Println("id", m.ID)
+		})
+	}
+	wg.Wait()
+}
+
+// TestStreamFromAnotherProcess: a subscriber in this process receives,
+// in order and gap-free, the events another process commits.
+func TestStreamFromAnotherProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
+	s := openStore(t)
+	x := messaging.New(s)
+	sub, err := x.Subscribe("bob")
+	require.NoError(t, err)
+	defer sub.Close()
+	waitFor(t, 5*time.Second, "the watcher's first poll", func() bool { return s.Stats().Polls > 0 })
+	const n = 20
+	cmd, out := startChild(t, "streamsend", s.Schema(), n)
+	for i := range n {
+		ev := nextWithin(t, sub, 10*time.Second)
+		assert.Equal(t, uint64(i+1), ev.Seq)
+		assert.Equal(t, fmt.Sprintf("from the child %d", i), ev.Message.Text)
+	}
+	for out.Scan() {
+		assert.NotContains(t, out.Text(), "fail:")
+	}
+	require.NoError(t, cmd.Wait())
+}
+
+// TestIdempotencyAcrossProcesses: this process and another send one
+// message with one idempotency key from 8 goroutines each, at once: one
+// message is made, and every send returns its ID.
+func TestIdempotencyAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes or servers, or kills them: not with -short")
+	}
+	s := openStore(t)
+	x := messaging.New(s)
+	cmd, out, in := startChildIn(t, "keyed", s.Schema(), 0)
+	require.True(t, out.Scan())
+	require.Equal(t, "ready", out.Text())
+	var ids sync.Map
+	var wg sync.WaitGroup
+	_, err := fmt.Fprintln(in, "go")
+	require.NoError(t, err)
+	for range 8 {
+		wg.Go(func() {
+			m, err := x.SendMessage(context.Background(), "ann", "bob", "once", messaging.WithIdempotencyKey("the key"))
+			if assert.NoError(t, err) {
+				ids.Store(m.ID, true)
+			}
+		})
+	}
+	theirs := 0
+	for out.Scan() {
+		line := out.Text()
+		assert.NotContains(t, line, "fail:")
+		if id, ok := strings.CutPrefix(line, "id "); ok {
+			n, err := strconv.ParseUint(id, 10, 64)
+			require.NoError(t, err)
+			ids.Store(n, true)
+			theirs++
+		}
+	}
+	require.NoError(t, cmd.Wait())
+	wg.Wait()
+	assert.Equal(t, 8, theirs)
+	var all []uint64
+	ids.Range(func(k, _ any) bool { all = append(all, k.(uint64)); return true })
+	assert.Len(t, all, 1, "one message ID for all 16 sends")
+	c, err := x.Conversation(context.Background(), "bob", "ann")
+	require.NoError(t, err)
+	assert.Equal(t, 1, c.MessageCount)
+	assertSound(t, x)
 }

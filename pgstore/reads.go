@@ -36,8 +36,9 @@ func (s *Store) convStep(k convKey, out *messaging.ConversationRecord, found *bo
 			if err := r.Scan(c.dest()...); err != nil {
 				return err
 			}
-			*out, *found = c.record(), true
-			return nil
+			rec, err := c.record()
+			*out, *found = rec, true
+			return err
 		},
 	}
 }
@@ -68,8 +69,9 @@ func (s *Store) convsStep(owner string, after *messaging.ConversationKey, limit 
 			if err := r.Scan(c.dest()...); err != nil {
 				return err
 			}
-			*out = append(*out, c.record())
-			return nil
+			rec, err := c.record()
+			*out = append(*out, rec)
+			return err
 		},
 	}
 	if after != nil {
@@ -85,8 +87,9 @@ func msgRows(out *[]messaging.MessageRecord) func(pgx.Rows) error {
 		if err := r.Scan(m.dest()...); err != nil {
 			return err
 		}
-		*out = append(*out, m.record())
-		return nil
+		rec, err := m.record()
+		*out = append(*out, rec)
+		return err
 	}
 }
 
@@ -100,8 +103,9 @@ func (s *Store) msgStep(k msgKey, out *messaging.MessageRecord, found *bool) ste
 			if err := r.Scan(m.dest()...); err != nil {
 				return err
 			}
-			*out, *found = m.record(), true
-			return nil
+			rec, err := m.record()
+			*out, *found = rec, true
+			return err
 		},
 	}
 }
@@ -139,4 +143,125 @@ func (s *Store) tombStep(k msgKey, out *bool) step {
 		args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)},
 		row:  func(r pgx.Rows) error { return r.Scan(out) },
 	}
+}
+
+func (s *Store) tombsStep(k convKey, afterID uint64, limit int, out *[]messaging.Tombstone) step {
+	return step{
+		sql:   s.q.tombs,
+		args:  []any{[]byte(k.owner), []byte(k.other), encodeID(afterID), limit},
+		reset: func() { *out = nil },
+		row: func(r pgx.Rows) error {
+			var id int64
+			var tomb messaging.Tombstone
+			if err := r.Scan(&id, &tomb.Retracted); err != nil {
+				return err
+			}
+			tomb.ID = decodeID(id)
+			*out = append(*out, tomb)
+			return nil
+		},
+	}
+}
+
+func (s *Store) blockedStep(b messaging.Block, out *bool) step {
+	return step{
+		sql:  s.q.blocked,
+		args: []any{[]byte(b.User), []byte(b.Other)},
+		row:  func(r pgx.Rows) error { return r.Scan(out) },
+	}
+}
+
+func (s *Store) blocksStep(after messaging.Block, limit int, out *[]messaging.Block) step {
+	return step{
+		sql:   s.q.blocks,
+		args:  []any{[]byte(after.User), []byte(after.Other), limit},
+		reset: func() { *out = nil },
+		row: func(r pgx.Rows) error {
+			var user, other []byte
+			if err := r.Scan(&user, &other); err != nil {
+				return err
+			}
+			*out = append(*out, messaging.Block{User: string(user), Other: string(other)})
+			return nil
+		},
+	}
+}
+
+func idemRows(out *[]messaging.IdempotencyRecord) func(pgx.Rows) error {
+	return func(r pgx.Rows) error {
+		var row idemRow
+		if err := r.Scan(row.dest()...); err != nil {
+			return err
+		}
+		rec, err := row.record()
+		*out = append(*out, rec)
+		return err
+	}
+}
+
+func (s *Store) idemStep(k idemKey, out *messaging.IdempotencyRecord, found *bool) step {
+	return step{
+		sql:   s.q.idem,
+		args:  []any{[]byte(k.sender), []byte(k.key)},
+		reset: func() { *out, *found = messaging.IdempotencyRecord{}, false },
+		row: func(r pgx.Rows) error {
+			var row idemRow
+			if err := r.Scan(row.dest()...); err != nil {
+				return err
+			}
+			rec, err := row.record()
+			*out, *found = rec, true
+			return err
+		},
+	}
+}
+
+func (s *Store) idemsStep(after messaging.IdempotencyRecord, limit int, out *[]messaging.IdempotencyRecord) step {
+	return step{
+		sql:   s.q.idems,
+		args:  []any{[]byte(after.Sender), []byte(after.Key), limit},
+		reset: func() { *out = nil },
+		row:   idemRows(out),
+	}
+}
+
+// boundsStep reads the bounds of user's stream; a user without a row has
+// none.
+func (s *Store) boundsStep(user string, out *userRow, found *bool) step {
+	return step{
+		sql:   s.q.readUser,
+		args:  []any{[]byte(user)},
+		reset: func() { *out, *found = userRow{}, false },
+		row: func(r pgx.Rows) error {
+			var first, last int64
+			if err := r.Scan(&first, &last); err != nil {
+				return err
+			}
+			out.evFirst, out.evLast, *found = decodeID(first), decodeID(last), true
+			return nil
+		},
+	}
+}
+
+func (s *Store) eventsStep(user string, after uint64, limit int, out *[]messaging.EventRecord) step {
+	return step{
+		sql:   s.q.events,
+		args:  []any{[]byte(user), encodeID(after), limit},
+		reset: func() { *out = nil },
+		row: func(r pgx.Rows) error {
+			var seq int64
+			var data []byte
+			if err := r.Scan(&seq, &data); err != nil {
+				return err
+			}
+			*out = append(*out, messaging.EventRecord{User: user, Seq: decodeID(seq), Data: data})
+			return nil
+		},
+	}
+}
+
+func (s *Store) streamsStep(after string, limit int, out *[]string) step {
+	st := s.usersStep(after, limit, out)
+	st.sql = s.q.streams
+	return st
 }

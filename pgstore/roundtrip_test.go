@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -12,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // wire counts round trips on the wire: a read from the server that follows
@@ -74,7 +75,9 @@ func countingStore(t *testing.T) (*pgstore.Store, *wire) {
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	s, err := pgstore.New(t.Context(), pool, &pgstore.Options{Schema: pgtest.Schema(t)})
+	// NOTIFY off: the notifier sends on a connection of the pool, in the
+	// background (no caller waits for it), and would be counted here.
+	s, err := pgstore.New(t.Context(), pool, &pgstore.Options{Schema: pgtest.Schema(t), DisableNotify: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s, w
@@ -126,6 +129,13 @@ func TestRoundTrips(t *testing.T) {
 		in, err = x.Get(ctx, "cat")
 		require.NoError(t, err)
 		require.NoError(t, in.Delete(ctx, "dan"))
+		_, err = x.SendMessage(ctx, "ann", "bob", "keyed", messaging.WithIdempotencyKey("warm"), at(15))
+		require.NoError(t, err)
+		m, err := x.SendMessage(ctx, "ann", "bob", "to retract", at(16))
+		require.NoError(t, err)
+		require.NoError(t, conv("ann", "bob").Retract(ctx, m.ID))
+		require.NoError(t, x.Block(ctx, "ann", "fay"))
+		require.NoError(t, x.Unblock(ctx, "ann", "fay"))
 	}
 	warm()
 	warm()
@@ -144,6 +154,29 @@ func TestRoundTrips(t *testing.T) {
 		{"SendMessage to a new user", func() func() error {
 			return func() error { _, err := x.SendMessage(ctx, "ann", "eve", "first"); return err }
 		}, 2, 2},
+		{"SendMessage with an idempotency key", func() func() error {
+			return func() error {
+				_, err := x.SendMessage(ctx, "ann", "bob", "keyed", messaging.WithIdempotencyKey(fmt.Sprint(time.Now().UnixNano())), at(17))
+				return err
+			}
+		}, 3, 3},
+		{"SendMessage again with the same key", func() func() error {
+			_, err := x.SendMessage(ctx, "ann", "bob", "keyed", messaging.WithIdempotencyKey("again"), at(18))
+			require.NoError(t, err)
+			return func() error {
+				_, err := x.SendMessage(ctx, "ann", "bob", "keyed", messaging.WithIdempotencyKey("again"), at(18))
+				return err
+			}
+		}, 2, 2},
+		{"Block", func() func() error { return func() error { return x.Block(ctx, "ann", "fay") } }, 2, 2},
+		{"Retract", func() func() error {
+			m, err := x.SendMessage(ctx, "ann", "bob", "to retract", at(24))
+			require.NoError(t, err)
+			c := conv("ann", "bob")
+			// The message, the newest left on each side once it is gone,
+			// the recipient's copy, and the commit.
+			return func() error { return c.Retract(ctx, m.ID) }
+		}, 5, 5},
 		{"MarkRead", func() func() error {
 			_, err := x.SendMessage(ctx, "ann", "bob", "unread", at(21))
 			require.NoError(t, err)
@@ -160,16 +193,20 @@ func TestRoundTrips(t *testing.T) {
 			m, err := x.SendMessage(ctx, "ann", "bob", "to delete", at(23))
 			require.NoError(t, err)
 			c := conv("bob", "ann")
+			// The pair, the message, the sender's copy (unread: no receipt
+			// will cover it), the newest message left, the commit.
 			return func() error { return c.DeleteMessage(ctx, m.ID) }
-		}, 4, 4},
+		}, 5, 5},
 		{"Inbox.Delete", func() func() error {
 			in, err := x.Get(ctx, "ann")
 			require.NoError(t, err)
 			return func() error { return in.Delete(ctx, "eve") }
 		}, 2, 2},
 		{"Inboxes.Delete", func() func() error {
+			// The inbox, its conversations, the unread messages of one
+			// (no receipt will cover them), the commit.
 			return func() error { return x.Delete(ctx, "eve") }
-		}, 2, 2},
+		}, 4, 4},
 		{"Conversation.Older", func() func() error {
 			c := conv("bob", "ann")
 			return func() error { _, err := c.Older(ctx, 0, 50); return err }
@@ -177,8 +214,9 @@ func TestRoundTrips(t *testing.T) {
 		{"Inbox.ConversationPage", func() func() error {
 			in, err := x.Get(ctx, "bob")
 			require.NoError(t, err)
+			// The inbox (is it there?), then the page.
 			return func() error { _, err := in.ConversationPage(ctx, "", 20); return err }
-		}, 1, 2},
+		}, 2, 3},
 	}
 	for _, tc := range cases {
 		op := tc.op()

@@ -43,6 +43,7 @@ const versionTable = "schema_migrations"
 var ours = map[string]bool{
 	versionTable: true, "inbox_set": true, "inboxes": true, "conversations": true,
 	"messages": true, "tombstones": true, "message_ids": true, "commit_order": true,
+	"blocks": true, "idempotency": true, "events": true,
 }
 
 func mustLoadMigrations(fsys fs.FS) []migration {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
-	"github.com/socialkit/messaging/internal/pgtest"
 	"github.com/socialkit/messaging/pgstore"
+	"github.com/socialkit/messaging/pgstore/pgtest"
 )
 
 // dumpSchema describes everything in schema: its relations, with the rows
@@ -103,7 +104,22 @@ func TestOpenConcurrently(t *testing.T) {
 	}
 	dump := dumpSchema(t, schema)
 	assert.Equal(t, 1, strings.Count(dump, "r schema_migrations"))
-	assert.Contains(t, dump, fmt.Sprintf(`r schema_migrations ["(%d,init,`, pgstore.SchemaVersion()), "one row per migration")
+	assert.Equal(t, []string{"1 init", "2 streams"}, migrationsApplied(t, schema), "one row per migration")
+	assert.Equal(t, 2, pgstore.SchemaVersion())
+}
+
+// migrationsApplied lists the rows of schema's schema_migrations.
+func migrationsApplied(t *testing.T, schema string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pgtest.URL(t))
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), "SELECT version::text || ' ' || name FROM "+
+		pgx.Identifier{schema, "schema_migrations"}.Sanitize()+" ORDER BY version")
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return out
 }
 
 // TestNewerVersionRefused: a schema written by a later version of this
@@ -257,4 +273,59 @@ func TestNewKeepsThePool(t *testing.T) {
 	require.NoError(t, s2.Close())
 	assert.NoError(t, pool.Ping(context.Background()), "the pool outlives a store made with New")
 	assert.ErrorIs(t, s2.View(context.Background(), func(messaging.ReadTx) error { return nil }), messaging.ErrClosed)
+}
+
+// TestUpgradeFromVersion1: a schema as the first version of this package
+// left it, with a conversation in it, is upgraded in place when opened:
+// its records read as they were (no metadata, no stream, no blocks), and
+// the store then works as any other.
+func TestUpgradeFromVersion1(t *testing.T) {
+	schema := pgtest.Schema(t)
+	ident := pgx.Identifier{schema}.Sanitize()
+	pgtest.Exec(t, "CREATE SCHEMA "+ident)
+	pgtest.Exec(t, "SET search_path TO "+ident+"; "+pgstore.MigrationSQL(1)+
+		"; CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"+
+		"; INSERT INTO schema_migrations (version, name) VALUES (1, 'init')")
+	q := func(table string) string { return pgx.Identifier{schema, table}.Sanitize() }
+	created := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	sec, nsec := pgstore.EncodeTime(created)
+	id := pgstore.EncodeID(1)
+	pgtest.Exec(t, "INSERT INTO "+q("inboxes")+" VALUES ('ann', 0), ('bob', 1)")
+	for _, side := range [][2]string{{"ann", "bob"}, {"bob", "ann"}} {
+		unread := 0
+		if side[0] == "bob" {
+			unread = 1
+		}
+		pgtest.Exec(t, fmt.Sprintf("INSERT INTO %s VALUES ('%s', '%s', 1, %d, %d, %d, %d, %d, %d, %d, %d, 'ann', 'bob', 'hi', %d, %d)",
+			q("conversations"), side[0], side[1], unread, -sec, -nsec, id, id, pgstore.EncodeID(0), pgstore.EncodeID(0), id, sec, nsec))
+		pgtest.Exec(t, fmt.Sprintf("INSERT INTO %s VALUES ('%s', '%s', %d, %d, %d, 'ann', 'bob', 'hi')",
+			q("messages"), side[0], side[1], id, sec, nsec))
+	}
+	pgtest.Exec(t, "SELECT setval('"+q("message_ids")+"', 1)")
+
+	s, err := pgstore.Open(context.Background(), pgtest.URL(t), &pgstore.Options{Schema: schema})
+	require.NoError(t, err)
+	x := messaging.New(s)
+	defer x.Close()
+	assert.Equal(t, []string{"1 init", "2 streams"}, migrationsApplied(t, schema))
+	ctx := context.Background()
+	c, err := x.Conversation(ctx, "bob", "ann")
+	require.NoError(t, err)
+	assert.Equal(t, 1, c.NewMessagesCount)
+	page, err := c.Older(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Len(t, page, 1)
+	assert.Equal(t, messaging.Message{ID: 1, Sender: "ann", Recipient: "bob", Text: "hi", Created: created, New: true}, page[0])
+	sub, err := x.SubscribeFrom("bob", 0)
+	require.NoError(t, err, "an empty stream")
+	defer sub.Close()
+
+	reply, err := x.SendMessage(ctx, "bob", "ann", "hello", messaging.WithMeta(map[string]string{"k": "v"}))
+	require.NoError(t, err)
+	assert.Greater(t, reply.ID, uint64(1))
+	ev, err := sub.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, messaging.MessageSent, ev.Kind)
+	assert.Equal(t, uint64(1), ev.Seq, "bob's stream starts")
+	assertSound(t, x)
 }

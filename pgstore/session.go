@@ -27,9 +27,8 @@ type step struct {
 	// reset is called before the statement's results are read, if not nil,
 	// so that a pipeline sent again on a fresh connection starts clean.
 	reset func()
-	// takesIDs: the statement also takes the guessed message IDs, as many
-	// as its third argument says (nextid.go).
-	takesIDs bool
+	// write: the statement writes (guess.go).
+	write bool
 }
 
 type session struct {

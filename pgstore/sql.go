@@ -13,9 +13,19 @@ import (
 
 const (
 	convColumns = "owner, other, messages, unread, lu_neg_sec, lu_neg_nsec, first_id, max_id, read_mark, " +
-		"peer_read_mark, last_id, last_sender, last_recipient, last_text, last_sec, last_nsec"
-	msgColumns     = "owner, other, id, sec, nsec, sender, recipient, text"
-	msgReadColumns = "id, sec, nsec, sender, recipient, text"
+		"peer_read_mark, last_id, last_sender, last_recipient, last_text, last_sec, last_nsec, last_meta, last_deleted_unread"
+	msgColumns     = "owner, other, id, sec, nsec, sender, recipient, text, meta, deleted_unread"
+	msgReadColumns = "id, sec, nsec, sender, recipient, text, meta, deleted_unread"
+	userColumns    = "owner, has_inbox, unread, ev_first, ev_last"
+	idemColumns    = "sender, key, message_id, created_sec, created_nsec, digest, expires_sec, expires_nsec"
+	// noSeq is Seq 0 (no event) as stored: the smallest bigint.
+	noSeq = "(-9223372036854775807 - 1)"
+)
+
+// Numbers of columns, for multi-row statements.
+const (
+	msgCols = 10
+	evCols  = 3
 )
 
 type queries struct {
@@ -23,72 +33,94 @@ type queries struct {
 	// statement, which is where a REPEATABLE READ snapshot is taken.
 	beginUpdate, beginView, commit, rollback string
 
-	nextID, nextIDs string
+	nextID, nextIDs, advanceID string
 
 	// Inside Update: reads of what a pair of users holds, and the locks
 	// the commit pipeline takes on what the transaction read but did not
 	// write (see doc.go, "Isolation").
-	readInboxes string // $1 owners
-	// readPair reads a pair of users whole: $3 new message IDs (kind 0),
-	// the inboxes of $1 and $2 (kind 1), both sides of their conversation
-	// (kind 2), as rows of kind and the columns of a conversation.
+	readUsers string // $1 owners: their user rows
+	// readPair reads a pair of users whole, as rows of a kind and the
+	// columns of a conversation: $3 new message IDs (kind 0), the user rows
+	// of $1 and $2 (kind 1), both sides of their conversation (kind 2),
+	// the blocks between them (kind 3).
 	readPair                         string
 	shareRoot, shareInbox, shareConv string
 	shareInboxConvs                  string // $1 owner: all its conversations
+	shareIdem                        string
 	stamp                            string // the place in commit order
 
-	readInbox, readConv string
+	readInbox, readConv, readUser string
 
 	users, convs, convsAfter                    string
 	msg, msgsAsc, msgsAscAfter                  string
 	msgsDesc, msgsDescAfter, msgsByID, tombRead string
+	tombs                                       string
+	blocked, blocks                             string
+	idem, idems                                 string
+	events, streams, pollStreams                string
 
 	// Writes, buffered and sent with the next read or the COMMIT.
-	insertInbox, updateInbox, deleteInbox               string
+	insertUser, updateUser, updateUserLast, deleteUser  string
 	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
 	insertConv, updateConv, deleteConv                  string
 	deleteConvMsgs, deleteConvTombs                     string
-	upsertMsgs                                          [maxMsgRows + 1]string // by number of rows
-	deleteMsg, insertTomb                               string
+	upsertMsgs                                          [maxRows + 1]string // by number of rows
+	insertEvents, upsertEvents                          [maxRows + 1]string
+	trimEvents, trimEventsFix                           string
+	deleteMsg, putTomb                                  string
+	insertBlock, deleteBlock                            string
+	insertIdem, upsertIdem, deleteIdem, purgeIdem       string
 	touchRoot, touchInbox, touchConv                    string
+
 	checkOrphanConvs, checkOrphanMsgs, checkOrphanTombs string
 	checkTombstoned, checkBadTimes, checkCountsInRange  string
-	checkInboxSetRows                                   string
+	checkInboxSetRows, checkStreamBounds                string
 }
 
 // commitSQL ends every Update; a pipeline holding it is never sent twice.
 const commitSQL = "COMMIT"
 
-// maxMsgRows is the most messages one INSERT statement writes.
-const maxMsgRows = 4
+// maxRows is the most messages or events one INSERT statement writes.
+const maxRows = 4
 
 func newQueries(schema string) queries {
 	s := pgx.Identifier{schema}.Sanitize() + "."
 	r := strings.NewReplacer("{S}.", s)
 	q := func(sql string) string { return r.Replace(sql) }
+	seq := seqName(schema, "message_ids")
 	qs := queries{
 		beginUpdate: "BEGIN ISOLATION LEVEL REPEATABLE READ",
 		beginView:   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
 		commit:      commitSQL,
 		rollback:    "ROLLBACK",
 
-		nextID:  "SELECT nextval('" + seqName(schema, "message_ids") + "')",
-		nextIDs: "SELECT nextval('" + seqName(schema, "message_ids") + "') FROM generate_series(1, $1::int)",
-		stamp:   "SELECT nextval('" + seqName(schema, "commit_order") + "')",
+		nextID:  "SELECT nextval('" + seq + "')",
+		nextIDs: "SELECT nextval('" + seq + "') FROM generate_series(1, $1::int)",
+		// Raises the sequence only if id is above the value it gives next;
+		// a nextval concurrent with this statement may still hand out a
+		// value between the two (see tx.AdvanceID).
+		advanceID: "SELECT CASE WHEN $1::bigint > nextval('" + seq + "') THEN setval('" + seq + "', $1::bigint) END",
+		stamp:     "SELECT nextval('" + seqName(schema, "commit_order") + "')",
 
-		readInboxes: q("SELECT owner, unread FROM {S}.inboxes WHERE owner = ANY($1)"),
-		readPair: q("SELECT 0::int2, " + dummyConv("nextval('"+seqName(schema, "message_ids")+"')") + " FROM generate_series(1, $3::int) " +
-			"UNION ALL SELECT 1::int2, " + dummyConvOwner("owner", "unread") + " FROM {S}.inboxes WHERE owner IN ($1, $2) " +
-			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1)"),
+		readUsers: q("SELECT " + userColumns + " FROM {S}.inboxes WHERE owner = ANY($1)"),
+		readPair: q("SELECT 0::int2, " + dummyConv("''::bytea", "''::bytea", "nextval('"+seq+"')", "0", "0", "false") +
+			" FROM generate_series(1, $3::int) " +
+			"UNION ALL SELECT 1::int2, " + dummyConv("owner", "''::bytea", "unread", "ev_first", "ev_last", "has_inbox") +
+			" FROM {S}.inboxes WHERE owner IN ($1, $2) " +
+			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1) " +
+			"UNION ALL SELECT 3::int2, " + dummyConv("owner", "other", "0", "0", "0", "false") +
+			" FROM {S}.blocks WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1)"),
 		shareRoot:       q("SELECT changes FROM {S}.inbox_set FOR SHARE"),
 		shareInbox:      q("SELECT 1 FROM {S}.inboxes WHERE owner = $1 FOR SHARE"),
 		shareConv:       q("SELECT 1 FROM {S}.conversations WHERE owner = $1 AND other = $2 FOR SHARE"),
 		shareInboxConvs: q("SELECT count(*) FROM (SELECT 1 FROM {S}.conversations WHERE owner = $1 ORDER BY other FOR SHARE) AS locked"),
+		shareIdem:       q("SELECT 1 FROM {S}.idempotency WHERE sender = $1 AND key = $2 FOR SHARE"),
 
-		readInbox: q("SELECT unread FROM {S}.inboxes WHERE owner = $1"),
+		readInbox: q("SELECT unread FROM {S}.inboxes WHERE owner = $1 AND has_inbox"),
 		readConv:  q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2"),
+		readUser:  q("SELECT ev_first, ev_last FROM {S}.inboxes WHERE owner = $1"),
 
-		users:      q("SELECT owner FROM {S}.inboxes WHERE owner > $1 ORDER BY owner LIMIT $2"),
+		users:      q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND has_inbox ORDER BY owner LIMIT $2"),
 		convs:      q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 ORDER BY lu_neg_sec, lu_neg_nsec, other LIMIT $2"),
 		convsAfter: q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND (lu_neg_sec, lu_neg_nsec, other) > ($2, $3, $4) ORDER BY lu_neg_sec, lu_neg_nsec, other LIMIT $5"),
 		msg:        q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
@@ -98,30 +130,55 @@ func newQueries(schema string) queries {
 		msgsDesc: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 ORDER BY sec DESC, nsec DESC, id DESC LIMIT $3"),
 		msgsDescAfter: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND (sec, nsec, id) < ($3, $4, $5) " +
 			"ORDER BY sec DESC, nsec DESC, id DESC LIMIT $6"),
-		msgsByID: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
-		tombRead: q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
+		msgsByID:    q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		tombRead:    q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
+		tombs:       q("SELECT id, retracted FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		blocked:     q("SELECT EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2)"),
+		blocks:      q("SELECT owner, other FROM {S}.blocks WHERE (owner, other) > ($1, $2) ORDER BY owner, other LIMIT $3"),
+		idem:        q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
+		idems:       q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE (sender, key) > ($1, $2) ORDER BY sender, key LIMIT $3"),
+		events:      q("SELECT seq, data FROM {S}.events WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+		streams:     q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND ev_last <> " + noSeq + " ORDER BY owner LIMIT $2"),
+		pollStreams: q("SELECT owner, ev_last FROM {S}.inboxes WHERE owner = ANY($1) AND ev_last <> " + noSeq),
 
-		insertInbox:      q("INSERT INTO {S}.inboxes (owner, unread) VALUES ($1, $2)"),
-		updateInbox:      q("UPDATE {S}.inboxes SET unread = $2 WHERE owner = $1"),
-		deleteInbox:      q("DELETE FROM {S}.inboxes WHERE owner = $1"),
+		insertUser:       q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5)"),
+		updateUser:       q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5 WHERE owner = $1"),
+		updateUserLast:   q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_last = $4 WHERE owner = $1"),
+		deleteUser:       q("DELETE FROM {S}.inboxes WHERE owner = $1"),
 		deleteInboxConvs: q("DELETE FROM {S}.conversations WHERE owner = $1"),
 		deleteInboxMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1"),
 		deleteInboxTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1"),
-		insertConv:       q("INSERT INTO {S}.conversations (" + convColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"),
+		insertConv:       q("INSERT INTO {S}.conversations (" + convColumns + ") VALUES (" + params(1, 18) + ")"),
 		updateConv: q("UPDATE {S}.conversations SET messages = $3, unread = $4, lu_neg_sec = $5, lu_neg_nsec = $6, first_id = $7, " +
 			"max_id = $8, read_mark = $9, peer_read_mark = $10, last_id = $11, last_sender = $12, last_recipient = $13, " +
-			"last_text = $14, last_sec = $15, last_nsec = $16 WHERE owner = $1 AND other = $2"),
+			"last_text = $14, last_sec = $15, last_nsec = $16, last_meta = $17, last_deleted_unread = $18 WHERE owner = $1 AND other = $2"),
 		deleteConv:      q("DELETE FROM {S}.conversations WHERE owner = $1 AND other = $2"),
 		deleteConvMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2"),
 		deleteConvTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1 AND other = $2"),
 		deleteMsg:       q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3"),
-		insertTomb:      q("INSERT INTO {S}.tombstones (owner, other, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
-		touchRoot:       q("UPDATE {S}.inbox_set SET changes = changes + 1"),
-		touchInbox:      q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
-		touchConv:       q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
+		putTomb: q("INSERT INTO {S}.tombstones (owner, other, id, retracted) VALUES ($1, $2, $3, $4) " +
+			"ON CONFLICT (owner, other, id) DO UPDATE SET retracted = EXCLUDED.retracted"),
+		insertBlock: q("INSERT INTO {S}.blocks (owner, other) VALUES ($1, $2) ON CONFLICT DO NOTHING"),
+		deleteBlock: q("DELETE FROM {S}.blocks WHERE owner = $1 AND other = $2"),
+		insertIdem:  q("INSERT INTO {S}.idempotency (" + idemColumns + ") VALUES (" + params(1, 8) + ")"),
+		upsertIdem: q("INSERT INTO {S}.idempotency (" + idemColumns + ") VALUES (" + params(1, 8) + ") " +
+			"ON CONFLICT (sender, key) DO UPDATE SET message_id = EXCLUDED.message_id, created_sec = EXCLUDED.created_sec, " +
+			"created_nsec = EXCLUDED.created_nsec, digest = EXCLUDED.digest, expires_sec = EXCLUDED.expires_sec, " +
+			"expires_nsec = EXCLUDED.expires_nsec"),
+		deleteIdem: q("DELETE FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
+		purgeIdem:  q("SELECT gone_sender, gone_key FROM {S}.purge_idempotency($1, $2, $3)"),
+		// A trim whose new first event the transaction knows, and one that
+		// finds it, past the deleted ones (which it skips in the index).
+		trimEvents: q("DELETE FROM {S}.events WHERE owner = $1 AND seq BETWEEN $2 AND $3"),
+		trimEventsFix: q("WITH gone AS (DELETE FROM {S}.events WHERE owner = $1 AND seq BETWEEN $2 AND $3) " +
+			"UPDATE {S}.inboxes SET ev_first = coalesce((SELECT min(seq) FROM {S}.events WHERE owner = $1 AND seq > $3), " + noSeq + ") " +
+			"WHERE owner = $1"),
+		touchRoot:  q("UPDATE {S}.inbox_set SET changes = changes + 1"),
+		touchInbox: q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
+		touchConv:  q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
 
 		checkOrphanConvs: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE NOT EXISTS " +
-			"(SELECT 1 FROM {S}.inboxes i WHERE i.owner = c.owner) ORDER BY c.owner, c.other LIMIT 100"),
+			"(SELECT 1 FROM {S}.inboxes i WHERE i.owner = c.owner AND i.has_inbox) ORDER BY c.owner, c.other LIMIT 100"),
 		checkOrphanMsgs: q("SELECT m.owner, m.other, m.id FROM {S}.messages m WHERE NOT EXISTS " +
 			"(SELECT 1 FROM {S}.conversations c WHERE c.owner = m.owner AND c.other = m.other) ORDER BY m.owner, m.other, m.id LIMIT 100"),
 		checkOrphanTombs: q("SELECT t.owner, t.other, t.id FROM {S}.tombstones t WHERE NOT EXISTS " +
@@ -133,30 +190,57 @@ func newQueries(schema string) queries {
 		checkCountsInRange: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE c.messages < 0 OR c.unread < 0 " +
 			"OR c.unread > c.messages OR c.lu_neg_nsec NOT BETWEEN -999999999 AND 0 ORDER BY c.owner, c.other LIMIT 100"),
 		checkInboxSetRows: q("SELECT count(*) FROM {S}.inbox_set"),
+		// User rows whose stream bounds are not those of its events, and
+		// events of users without a row.
+		checkStreamBounds: q("SELECT i.owner FROM {S}.inboxes i LEFT JOIN LATERAL (SELECT min(seq) AS lo, max(seq) AS hi " +
+			"FROM {S}.events e WHERE e.owner = i.owner) b ON true " +
+			"WHERE (i.ev_first, i.ev_last) IS DISTINCT FROM (coalesce(b.lo, " + noSeq + "), coalesce(b.hi, " + noSeq + ")) " +
+			"OR (NOT i.has_inbox AND i.unread <> 0) OR (NOT i.has_inbox AND b.hi IS NULL) " +
+			"UNION ALL SELECT DISTINCT e.owner FROM {S}.events e WHERE NOT EXISTS (SELECT 1 FROM {S}.inboxes i WHERE i.owner = e.owner) " +
+			"ORDER BY 1 LIMIT 100"),
 	}
-	for n := 1; n <= maxMsgRows; n++ {
-		var b strings.Builder
-		b.WriteString(q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES "))
-		for i := range n {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
-		}
-		b.WriteString(" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
-			"sender = EXCLUDED.sender, recipient = EXCLUDED.recipient, text = EXCLUDED.text")
-		qs.upsertMsgs[n] = b.String()
+	for n := 1; n <= maxRows; n++ {
+		qs.upsertMsgs[n] = q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES " + rows(n, msgCols) +
+			" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
+			"sender = EXCLUDED.sender, recipient = EXCLUDED.recipient, text = EXCLUDED.text, meta = EXCLUDED.meta, " +
+			"deleted_unread = EXCLUDED.deleted_unread")
+		qs.insertEvents[n] = q("INSERT INTO {S}.events (owner, seq, data) VALUES " + rows(n, evCols))
+		qs.upsertEvents[n] = qs.insertEvents[n] + " ON CONFLICT (owner, seq) DO UPDATE SET data = EXCLUDED.data"
 	}
 	return qs
 }
 
-// dummyConv fills the columns of a conversation row with n in the
-// messages column, for rows of readPair that are not conversations.
-func dummyConv(n string) string { return dummyConvOwner("''::bytea", n) }
+// params is "$from, ..., $to".
+func params(from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		if i > from {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", i)
+	}
+	return b.String()
+}
 
-func dummyConvOwner(owner, n string) string {
-	return owner + ", ''::bytea, " + n + ", 0::bigint, 0::bigint, 0::int4, 0::bigint, 0::bigint, 0::bigint, 0::bigint, " +
-		"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4"
+// rows is the VALUES list of n rows of cols parameters each.
+func rows(n, cols int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + params(cols*i+1, cols*i+cols) + ")")
+	}
+	return b.String()
+}
+
+// dummyConv fills the columns of a conversation row for the rows of
+// readPair that are not conversations: owner and other, a bigint in
+// messages, two more in first_id and max_id, a boolean in
+// last_deleted_unread.
+func dummyConv(owner, other, n, first, maxID, flag string) string {
+	return owner + ", " + other + ", " + n + ", 0::bigint, 0::bigint, 0::int4, " + first + ", " + maxID + ", 0::bigint, 0::bigint, " +
+		"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4, NULL::bytea, " + flag
 }
 
 // seqName is the name of a sequence of the schema, quoted for a string

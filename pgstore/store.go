@@ -45,6 +45,17 @@ type Options struct {
 	// created if missing; "" means DefaultSchema. Two schemas in one
 	// database are two independent stores.
 	Schema string
+
+	// DisableNotify turns LISTEN/NOTIFY off, for an engine without it
+	// (it is PostgreSQL's own) or a test: transactions that write events
+	// notify no one, and WatchStreams only polls. Every store of a schema
+	// should say the same, or the watchers of the others wait for polls.
+	DisableNotify bool
+
+	// PollInterval is how often WatchStreams polls the streams of the
+	// users it watches: the longest an event from another process waits
+	// when its notification is lost. 0 means DefaultPollInterval.
+	PollInterval time.Duration
 }
 
 func (o *Options) withDefaults() (Options, error) {
@@ -54,6 +65,12 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.Schema == "" {
 		out.Schema = DefaultSchema
+	}
+	switch {
+	case out.PollInterval < 0:
+		return out, fmt.Errorf("poll interval %v is negative", out.PollInterval)
+	case out.PollInterval == 0:
+		out.PollInterval = DefaultPollInterval
 	}
 	switch s := out.Schema; {
 	case len(s) > 63:
@@ -75,25 +92,24 @@ type Store struct {
 	schema string
 	q      queries
 
-	mu     sync.RWMutex // read-held by every View and Update; Close takes it
-	closed bool
+	mu      sync.RWMutex // read-held by every View and Update; Close takes it
+	closed  bool
+	closing chan struct{} // closed by Close, for what runs in the background
 
-	order commitOrder    // OnCommit callbacks in commit order
-	queue *inboxQueue    // Updates touching the same inboxes take turns
-	bg    sync.WaitGroup // View endings still in flight
+	disableNotify bool
+	pollInterval  time.Duration
+	notifier      notifier
 
-	stats  statCounters
-	lastID atomic.Uint64 // the largest message ID this store has seen the sequence give
-}
+	order   commitOrder    // OnCommit callbacks in commit order
+	queue   *inboxQueue    // Updates touching the same inboxes take turns
+	bg      sync.WaitGroup // View endings still in flight
+	workers sync.WaitGroup // the notifier
 
-// sawID records id as given by the sequence, for the next guess.
-func (s *Store) sawID(id uint64) {
-	for {
-		last := s.lastID.Load()
-		if id <= last || s.lastID.CompareAndSwap(last, id) {
-			return
-		}
-	}
+	stats statCounters
+	// writesBoth: a transaction wrote an event; from then on, a
+	// transaction that reads a pair of users is taken to write both rows
+	// (queue.go).
+	writesBoth atomic.Bool
 }
 
 // Open connects to the database at url (a PostgreSQL URL or keyword/value
@@ -169,7 +185,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 }
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, o Options, owns bool) (*Store, error) {
-	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema), queue: newInboxQueue()}
+	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema), queue: newInboxQueue(),
+		closing: make(chan struct{}), disableNotify: o.DisableNotify, pollInterval: o.PollInterval}
+	s.notifier.s = s
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -224,7 +242,9 @@ func (s *Store) Close() error {
 	if already {
 		return nil
 	}
-	s.bg.Wait() // View endings hold connections of the pool
+	close(s.closing)
+	s.bg.Wait() // View endings and the notifier hold connections of the pool
+	s.workers.Wait()
 	if s.owns {
 		s.pool.Close()
 	}
@@ -236,8 +256,8 @@ type Stats struct {
 	Updates  int64 // calls of Update that returned
 	Attempts int64 // transactions begun by Update, the first and those after a conflict
 	// Runs of an Update's function again in the same transaction, because
-	// the message ID NextID guessed before the transaction began was not
-	// the one the sequence gave (see NextID).
+	// an idempotency record guessed absent before the transaction began
+	// was there (guess.go).
 	Reruns     int64
 	RoundTrips int64 // pipelines sent and waited for (BEGIN and COMMIT ride along)
 
@@ -246,11 +266,17 @@ type Stats struct {
 	Deadlocks             int64 // 40P01
 	UniqueViolations      int64 // 23505: a concurrent transaction inserted the same key
 	ConnectionFailures    int64 // the connection was lost before COMMIT was sent
+
+	// Event streams across processes (watch.go).
+	Notifies       int64 // notifying transactions sent, each for one or more commits
+	Polls          int64 // polls of the watched streams
+	ListenerLosses int64 // LISTEN connections lost (and made again)
 }
 
 type statCounters struct {
 	updates, attempts, reruns, roundTrips                 atomic.Int64
 	serialization, deadlocks, uniqueViolations, connLosts atomic.Int64
+	notifies, polls, listenerLosses                       atomic.Int64
 }
 
 // Stats returns the counters; they are read one by one, not as one
@@ -261,5 +287,6 @@ func (s *Store) Stats() Stats {
 		Updates: c.updates.Load(), Attempts: c.attempts.Load(), Reruns: c.reruns.Load(), RoundTrips: c.roundTrips.Load(),
 		SerializationFailures: c.serialization.Load(), Deadlocks: c.deadlocks.Load(),
 		UniqueViolations: c.uniqueViolations.Load(), ConnectionFailures: c.connLosts.Load(),
+		Notifies: c.notifies.Load(), Polls: c.polls.Load(), ListenerLosses: c.listenerLosses.Load(),
 	}
 }

@@ -8,28 +8,41 @@ package pgstore
 // transaction sees. Reads of records it already knows cost nothing.
 
 import (
+	"maps"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/socialkit/messaging"
 )
 
-// inboxEntry is an inbox as the transaction sees it.
-type inboxEntry struct {
-	exists bool
-	unread int
-	inDB   bool // its row exists as of the last pipeline sent
-	put    bool // pending: write the row
-	del    bool // pending: delete the row
+// userEntry is a user's row as the transaction sees it: the inbox, if
+// there is one, and the bounds of the user's event stream. The row exists
+// while either does.
+type userEntry struct {
+	userRow
+	// firstUnknown: a trim of the stream left its first event where only
+	// the database knows (the trim statement writes it into the row).
+	firstUnknown bool
+	inDB         bool // the row exists as of the last pipeline sent
+	dirty        bool // pending: write the row (insert, update or delete)
 	// pending: delete its conversations, messages and tombstones, before
 	// any write of the transaction that comes after the DeleteInbox.
 	reset   bool
 	written bool // its row is written by this transaction
-	touch   bool // a conversation was created or deleted in it
-	seen    bool // fn read the record: the commit locks its row
+	touch   bool // something the row protects was written: touch it at commit
+	seen    bool // fn relied on what the row protects: the commit locks it
 
-	dbExists bool // as read from the snapshot, for a run of fn again
-	dbUnread int
+	db     userRow // as read from the snapshot, for a run of fn again
+	dbInDB bool
+}
+
+// needed reports whether the user's row must exist.
+func (e *userEntry) needed() bool { return e.inbox || e.evLast != 0 }
+
+// readUser is the entry of a user as read from the snapshot.
+func readUser(inDB bool, row userRow) userEntry {
+	return userEntry{userRow: row, inDB: inDB, db: row, dbInDB: inDB}
 }
 
 // convEntry is a conversation as the transaction sees it.
@@ -45,11 +58,6 @@ type convEntry struct {
 	dbRec    messaging.ConversationRecord
 }
 
-// readInbox is the entry of an inbox as read from the snapshot.
-func readInbox(exists bool, unread int) inboxEntry {
-	return inboxEntry{exists: exists, inDB: exists, unread: unread, dbExists: exists, dbUnread: unread}
-}
-
 // readConv is the entry of a conversation as read from the snapshot.
 func readConv(exists bool, rec messaging.ConversationRecord) convEntry {
 	return convEntry{exists: exists, inDB: exists, rec: rec, dbExists: exists, dbRec: rec}
@@ -62,50 +70,64 @@ type msgEntry struct {
 	put, del bool // pending
 }
 
+// tombEntry is a tombstone the transaction knows to exist.
+type tombEntry struct {
+	retracted bool
+	kindKnown bool // retracted is known (Deleted reads only existence)
+	put       bool // pending
+}
+
 type tx struct {
 	s        *Store
 	ss       *session
-	inboxes  map[string]*inboxEntry
+	users    map[string]*userEntry
 	convs    map[convKey]*convEntry
 	msgs     map[msgKey]*msgEntry
-	tombs    map[msgKey]bool // tombstones known to exist; true: pending insert
+	tombs    map[msgKey]*tombEntry
+	blocks   map[messaging.Block]*blockEntry
+	idems    map[idemKey]*idemEntry
+	evOps    map[string][]evOp // pending writes of events, by user, in order
+	grown    map[string]uint64 // streams written, with their last Seq: to notify of
 	onCommit []func()
 
-	rootSeen  bool            // fn relied on the set of inboxes
-	rootTouch bool            // an inbox was created or deleted
+	rootSeen  bool            // fn relied on the set of inboxes (or of users, blocks, streams)
+	rootTouch bool            // that set changed
 	convsOf   map[string]bool // owners whose conversations fn listed
 
-	dirtyInboxes map[string]bool
-	dirtyConvs   map[convKey]bool
-	dirtyMsgs    map[msgKey]bool
-	dirtyTombs   map[msgKey]bool
+	dirtyUsers map[string]bool
+	dirtyConvs map[convKey]bool
+	dirtyMsgs  map[msgKey]bool
+	dirtyTombs map[msgKey]bool
 
-	ids    idGuesses
-	places queuePlaces // see queue.go
+	ids     idTaker
+	guesses guesses
+	places  queuePlaces // see queue.go
 }
 
 func newTx(s *Store, ss *session) *tx {
 	return &tx{
 		s: s, ss: ss,
-		inboxes: make(map[string]*inboxEntry), convs: make(map[convKey]*convEntry),
-		msgs: make(map[msgKey]*msgEntry), tombs: make(map[msgKey]bool), convsOf: make(map[string]bool),
-		dirtyInboxes: make(map[string]bool), dirtyConvs: make(map[convKey]bool),
-		dirtyMsgs: make(map[msgKey]bool), dirtyTombs: make(map[msgKey]bool),
+		users: make(map[string]*userEntry, 2), convs: make(map[convKey]*convEntry, 2),
+		msgs: make(map[msgKey]*msgEntry, 2), tombs: make(map[msgKey]*tombEntry), convsOf: make(map[string]bool),
+		blocks: make(map[messaging.Block]*blockEntry, 2), idems: make(map[idemKey]*idemEntry), evOps: make(map[string][]evOp, 2),
+		dirtyUsers: make(map[string]bool, 2), dirtyConvs: make(map[convKey]bool, 2),
+		dirtyMsgs: make(map[msgKey]bool, 2), dirtyTombs: make(map[msgKey]bool),
 		places: queuePlaces{q: s.queue},
 	}
 }
 
 // ---------------------------------------------------------------------------
-// Knowing records. A pair of users is read whole (both inboxes, both sides
-// of their conversation) the first time fn touches it: a send reads all
-// four, and the next three reads then cost nothing.
+// Knowing records. A pair of users is read whole (both user rows, both
+// sides of their conversation, the blocks between them) the first time fn
+// touches it: a send reads all of it, and the next reads then cost
+// nothing.
 
-// inboxSteps reads the inboxes among owners that the transaction does not
+// userSteps reads the user rows among owners that the transaction does not
 // know yet.
-func (t *tx) inboxSteps(owners ...string) []step {
+func (t *tx) userSteps(owners ...string) []step {
 	var want [][]byte
 	for _, o := range owners {
-		if t.inboxes[o] == nil && !containsBytes(want, o) {
+		if t.users[o] == nil && !containsBytes(want, o) {
 			want = append(want, []byte(o))
 		}
 	}
@@ -113,25 +135,29 @@ func (t *tx) inboxSteps(owners ...string) []step {
 		return nil
 	}
 	t.places.enter(owners, nil)
-	found := make(map[string]int64)
+	found := make(map[string]userRow)
 	return []step{{
-		sql:   t.s.q.readInboxes,
+		sql:   t.s.q.readUsers,
 		args:  []any{want},
 		reset: func() { clear(found) },
 		row: func(r pgx.Rows) error {
 			var owner []byte
-			var unread int64
-			if err := r.Scan(&owner, &unread); err != nil {
+			var row userRow
+			var unread, first, last int64
+			if err := r.Scan(&owner, &row.inbox, &unread, &first, &last); err != nil {
 				return err
 			}
-			found[string(owner)] = unread
+			row.unread, row.evFirst, row.evLast = int(unread), decodeID(first), decodeID(last)
+			found[string(owner)] = row
 			return nil
 		},
 		done: func(pgconn.CommandTag) error {
 			for _, o := range want {
-				unread, ok := found[string(o)]
-				e := readInbox(ok, int(unread))
-				t.inboxes[string(o)] = &e
+				if t.users[string(o)] == nil {
+					row, ok := found[string(o)]
+					e := readUser(ok, row)
+					t.users[string(o)] = &e
+				}
 			}
 			return nil
 		},
@@ -139,28 +165,35 @@ func (t *tx) inboxSteps(owners ...string) []step {
 }
 
 // pairSteps reads what the transaction does not know yet of the pair
-// (owner, other), in one statement that also takes the guessed message
-// IDs (nextid.go): a send's first round trip is BEGIN and this.
-func (t *tx) pairSteps(owner, other string) []step {
+// (owner, other), in one statement that also takes spare message IDs for
+// NextID (see nextid.go).
+func (t *tx) pairSteps(owner, other string, spare int) []step {
 	k, back := convKey{owner, other}, convKey{other, owner}
-	if t.inboxes[owner] != nil && t.inboxes[other] != nil && t.convs[k] != nil && t.convs[back] != nil {
+	b1, b2 := messaging.Block{User: owner, Other: other}, messaging.Block{User: other, Other: owner}
+	if t.users[owner] != nil && t.users[other] != nil && t.convs[k] != nil && t.convs[back] != nil &&
+		t.blocks[b1] != nil && t.blocks[b2] != nil {
 		return nil
 	}
-	if len(t.ids.guesses)+len(t.ids.real) > 0 { // a send: see queue.go
+	switch {
+	case t.s.writesBoth.Load():
+		t.places.enter([]string{owner, other}, nil)
+	case spare > 0: // a send: see queue.go
 		t.places.enter([]string{other}, []string{owner})
-	} else {
+	default:
 		t.places.enter([]string{owner}, []string{other})
 	}
-	inboxes := make(map[string]int64, 2)
+	users := make(map[string]userRow, 2)
 	convs := make(map[convKey]messaging.ConversationRecord, 2)
+	blocks := make(map[messaging.Block]bool, 2)
+	var ids []int64
 	return []step{{
-		sql:      t.s.q.readPair,
-		args:     []any{[]byte(owner), []byte(other), 0},
-		takesIDs: true,
+		sql:  t.s.q.readPair,
+		args: []any{[]byte(owner), []byte(other), spare},
 		reset: func() {
-			clear(inboxes)
+			clear(users)
 			clear(convs)
-			t.ids.got = t.ids.got[:0]
+			clear(blocks)
+			ids = ids[:0]
 		},
 		row: func(r pgx.Rows) error {
 			var kind int16
@@ -170,33 +203,45 @@ func (t *tx) pairSteps(owner, other string) []step {
 			}
 			switch kind {
 			case 0:
-				t.ids.got = append(t.ids.got, c.messages)
+				ids = append(ids, c.messages)
 			case 1:
-				inboxes[string(c.owner)] = c.messages
-			default:
-				rec := c.record()
+				users[string(c.owner)] = userRow{inbox: c.lastDeletedUnread, unread: int(c.messages),
+					evFirst: decodeID(c.firstID), evLast: decodeID(c.maxID)}
+			case 2:
+				rec, err := c.record()
+				if err != nil {
+					return err
+				}
 				convs[convKey{rec.Owner, rec.Other}] = rec
+			default:
+				blocks[messaging.Block{User: string(c.owner), Other: string(c.other)}] = true
 			}
 			return nil
 		},
 		done: func(pgconn.CommandTag) error {
+			t.ids.took(ids)
 			for _, o := range []string{owner, other} {
-				if t.inboxes[o] == nil {
-					unread, ok := inboxes[o]
-					e := readInbox(ok, int(unread))
-					t.inboxes[o] = &e
+				if t.users[o] == nil {
+					row, ok := users[o]
+					e := readUser(ok, row)
+					t.users[o] = &e
 				}
 			}
 			for _, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
 					rec, ok := convs[key]
 					e := readConv(ok, rec)
-					if t.inboxes[key.owner].reset {
+					if t.users[key.owner].reset {
 						// A DeleteInbox not sent yet deletes it, as it did
 						// everything else the transaction knew of the inbox.
 						e.exists, e.inDB, e.rec = false, false, messaging.ConversationRecord{}
 					}
 					t.convs[key] = &e
+				}
+			}
+			for _, b := range []messaging.Block{b1, b2} {
+				if t.blocks[b] == nil {
+					t.blocks[b] = &blockEntry{exists: blocks[b], dbExists: blocks[b]}
 				}
 			}
 			return nil
@@ -207,7 +252,20 @@ func (t *tx) pairSteps(owner, other string) []step {
 // readSteps are the statements a read of the pair's messages goes after:
 // the buffered writes, then what the transaction does not know of the pair.
 func (t *tx) readSteps(owner, other string) []step {
-	return append(t.flushSteps(false), t.pairSteps(owner, other)...)
+	return append(t.flushSteps(false), t.pairSteps(owner, other, 0)...)
+}
+
+// pointSteps are the statements a read of one message or tombstone goes
+// after. The buffered writes stay buffered (see knowPair): the
+// transaction knows every message and tombstone it wrote, and a
+// conversation it deleted is empty to it, unless it was created again
+// before the deletion was sent.
+func (t *tx) pointSteps(owner, other string) []step {
+	c, u := t.convs[convKey{owner, other}], t.users[owner]
+	if c != nil && c.reset || u != nil && u.reset {
+		return t.readSteps(owner, other)
+	}
+	return t.pairSteps(owner, other, 0)
 }
 
 // knowPair makes sure the transaction knows the pair, at the cost of a
@@ -216,7 +274,11 @@ func (t *tx) readSteps(owner, other string) []step {
 // reads, and sending them now would take their locks out of the common
 // order (doc.go, "Deadlocks").
 func (t *tx) knowPair(owner, other string) error {
-	steps := t.pairSteps(owner, other)
+	return t.knowPairSpare(owner, other, 0)
+}
+
+func (t *tx) knowPairSpare(owner, other string, spare int) error {
+	steps := t.pairSteps(owner, other, spare)
 	if len(steps) == 0 {
 		return nil
 	}
@@ -226,9 +288,9 @@ func (t *tx) knowPair(owner, other string) error {
 	return nil
 }
 
-// knowInbox is knowPair for one inbox.
-func (t *tx) knowInbox(owner string) error {
-	steps := t.inboxSteps(owner)
+// knowUser is knowPair for one user.
+func (t *tx) knowUser(owner string) error {
+	steps := t.userSteps(owner)
 	if len(steps) == 0 {
 		return nil
 	}
@@ -239,12 +301,34 @@ func (t *tx) knowInbox(owner string) error {
 }
 
 // seeInbox records that fn relied on owner's inbox record, or on its
-// absence; the commit locks the row, or the inbox set.
+// absence; the commit locks the row, or the inbox set, which creating or
+// deleting an inbox touches.
 func (t *tx) seeInbox(owner string) {
-	if e := t.inboxes[owner]; e.exists {
+	if e := t.users[owner]; e.inbox && e.inDB {
 		e.seen = true
 	} else {
 		t.rootSeen = true
+	}
+}
+
+// seeUser records that fn relied on what owner's row protects besides the
+// inbox (the stream, the blocks of owner and against owner): the commit
+// locks the row or, if there is none, the set of users, which creating
+// one touches.
+func (t *tx) seeUser(owner string) {
+	if e := t.users[owner]; e.inDB {
+		e.seen = true
+	} else {
+		t.rootSeen = true
+	}
+}
+
+// touchUser records a write of something owner's row protects: the commit
+// touches the row; a user without one is covered by the touch of the set
+// of users, which the caller makes.
+func (t *tx) touchUser(owner string) {
+	if e := t.users[owner]; e.inDB {
+		e.touch = true
 	}
 }
 
@@ -268,17 +352,31 @@ func containsBytes(list [][]byte, s string) bool {
 	return false
 }
 
+// cloneMsg copies what a message record shares with its copies: the
+// caller owns what it gets, and what it passes in.
+func cloneMsg(m messaging.MessageRecord) messaging.MessageRecord {
+	if m.Meta != nil {
+		m.Meta = maps.Clone(m.Meta)
+	}
+	return m
+}
+
+func cloneConv(c messaging.ConversationRecord) messaging.ConversationRecord {
+	c.Last = cloneMsg(c.Last)
+	return c
+}
+
 // ---------------------------------------------------------------------------
 // Reads
 
 // Inbox returns owner's inbox.
 func (t *tx) Inbox(owner string) (messaging.InboxRecord, error) {
-	if err := t.knowInbox(owner); err != nil {
+	if err := t.knowUser(owner); err != nil {
 		return messaging.InboxRecord{}, err
 	}
 	t.seeInbox(owner)
-	e := t.inboxes[owner]
-	if !e.exists {
+	e := t.users[owner]
+	if !e.inbox {
 		return messaging.InboxRecord{}, messaging.ErrNotFound
 	}
 	return messaging.InboxRecord{Owner: owner, Unread: e.unread}, nil
@@ -306,7 +404,7 @@ func (t *tx) Conversation(owner, other string) (messaging.ConversationRecord, er
 	k := convKey{owner, other}
 	t.seeConv(k)
 	if e := t.convs[k]; e.exists {
-		return e.rec, nil
+		return cloneConv(e.rec), nil
 	}
 	return messaging.ConversationRecord{}, messaging.ErrNotFound
 }
@@ -319,13 +417,13 @@ func (t *tx) Conversations(owner string, after *messaging.ConversationKey, limit
 	if limit <= 0 {
 		return nil, nil
 	}
-	steps := append(t.flushSteps(false), t.inboxSteps(owner)...)
+	steps := append(t.flushSteps(false), t.userSteps(owner)...)
 	var out []messaging.ConversationRecord
 	if err := t.run(append(steps, t.s.convsStep(owner, after, limit, &out))...); err != nil {
 		return nil, wrapf(err, "list conversations of %q", owner)
 	}
 	t.seeInbox(owner)
-	if t.inboxes[owner].exists {
+	if t.users[owner].inbox {
 		t.convsOf[owner] = true
 	}
 	return out, nil
@@ -340,7 +438,7 @@ func (t *tx) Message(owner, other string, id uint64) (messaging.MessageRecord, e
 		if !e.exists {
 			return messaging.MessageRecord{}, messaging.ErrNotFound
 		}
-		return e.rec, nil
+		return cloneMsg(e.rec), nil
 	}
 	if c := t.convs[k.conv]; c != nil && !c.exists {
 		t.seeConv(k.conv)
@@ -348,11 +446,11 @@ func (t *tx) Message(owner, other string, id uint64) (messaging.MessageRecord, e
 	}
 	var rec messaging.MessageRecord
 	var found bool
-	if err := t.run(append(t.readSteps(owner, other), t.s.msgStep(k, &rec, &found))...); err != nil {
+	if err := t.run(append(t.pointSteps(owner, other), t.s.msgStep(k, &rec, &found))...); err != nil {
 		return rec, wrapf(err, "read message %d of %q/%q", id, owner, other)
 	}
 	t.seeConv(k.conv)
-	t.msgs[k] = &msgEntry{exists: found, rec: rec}
+	t.msgs[k] = &msgEntry{exists: found, rec: cloneMsg(rec)}
 	if !found {
 		return rec, messaging.ErrNotFound
 	}
@@ -391,21 +489,37 @@ func (t *tx) MessagesByID(owner, other string, afterID uint64, limit int) ([]mes
 
 func (t *tx) Deleted(owner, other string, id uint64) (bool, error) {
 	k := msgKey{convKey{owner, other}, id}
-	if _, ok := t.tombs[k]; ok {
+	if t.tombs[k] != nil {
 		t.seeConv(k.conv)
 		return true, nil
 	}
 	var deleted bool
 	if c := t.convs[k.conv]; c == nil || c.exists {
-		if err := t.run(append(t.readSteps(owner, other), t.s.tombStep(k, &deleted))...); err != nil {
+		if err := t.run(append(t.pointSteps(owner, other), t.s.tombStep(k, &deleted))...); err != nil {
 			return false, wrapf(err, "read tombstone %d of %q/%q", id, owner, other)
 		}
 	}
 	t.seeConv(k.conv)
 	if deleted {
-		t.tombs[k] = false
+		t.tombs[k] = &tombEntry{}
 	}
 	return deleted, nil
+}
+
+// Tombstones is protected like the messages: by the conversation's row.
+func (t *tx) Tombstones(owner, other string, afterID uint64, limit int) ([]messaging.Tombstone, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	k := convKey{owner, other}
+	var out []messaging.Tombstone
+	if c := t.convs[k]; c == nil || c.exists {
+		if err := t.run(append(t.readSteps(owner, other), t.s.tombsStep(k, afterID, limit, &out))...); err != nil {
+			return nil, wrapf(err, "list tombstones of %q/%q", owner, other)
+		}
+	}
+	t.seeConv(k)
+	return out, nil
 }
 
 // OnCommit registers f to run after the commit, in commit order.

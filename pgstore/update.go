@@ -133,6 +133,9 @@ func (t *tx) commit() (err error, retry bool) {
 	}
 	t.ss.finish()
 	t.places.leave()
+	if len(t.grown) > 0 && !t.s.disableNotify {
+		t.s.notifier.tell(t.grown)
+	}
 	if slot != nil {
 		slot.committed(stamp, t.onCommit)
 	}

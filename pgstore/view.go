@@ -114,3 +114,87 @@ func (v *viewTx) Deleted(owner, other string, id uint64) (bool, error) {
 	}
 	return deleted, nil
 }
+
+func (v *viewTx) Tombstones(owner, other string, afterID uint64, limit int) ([]messaging.Tombstone, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.Tombstone
+	if err := v.ss.run(v.ss.s.tombsStep(convKey{owner, other}, afterID, limit, &out)); err != nil {
+		return nil, wrapf(err, "list tombstones of %q/%q", owner, other)
+	}
+	return out, nil
+}
+
+func (v *viewTx) Blocked(user, other string) (bool, error) {
+	var blocked bool
+	if err := v.ss.run(v.ss.s.blockedStep(messaging.Block{User: user, Other: other}, &blocked)); err != nil {
+		return false, wrapf(err, "read block of %q by %q", other, user)
+	}
+	return blocked, nil
+}
+
+func (v *viewTx) Blocks(after messaging.Block, limit int) ([]messaging.Block, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.Block
+	if err := v.ss.run(v.ss.s.blocksStep(after, limit, &out)); err != nil {
+		return nil, wrapf(err, "list blocks")
+	}
+	return out, nil
+}
+
+func (v *viewTx) Idempotency(sender, key string) (messaging.IdempotencyRecord, error) {
+	var rec messaging.IdempotencyRecord
+	var found bool
+	if err := v.ss.run(v.ss.s.idemStep(idemKey{sender, key}, &rec, &found)); err != nil {
+		return rec, wrapf(err, "read idempotency key %q of %q", key, sender)
+	}
+	if !found {
+		return rec, messaging.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (v *viewTx) Idempotencies(after messaging.IdempotencyRecord, limit int) ([]messaging.IdempotencyRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.IdempotencyRecord
+	if err := v.ss.run(v.ss.s.idemsStep(after, limit, &out)); err != nil {
+		return nil, wrapf(err, "list idempotency records")
+	}
+	return out, nil
+}
+
+func (v *viewTx) StreamBounds(user string) (first, last uint64, err error) {
+	var row userRow
+	var found bool
+	if err := v.ss.run(v.ss.s.boundsStep(user, &row, &found)); err != nil {
+		return 0, 0, wrapf(err, "read the stream bounds of %q", user)
+	}
+	return row.evFirst, row.evLast, nil
+}
+
+func (v *viewTx) Events(user string, after uint64, limit int) ([]messaging.EventRecord, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []messaging.EventRecord
+	if err := v.ss.run(v.ss.s.eventsStep(user, after, limit, &out)); err != nil {
+		return nil, wrapf(err, "read the event stream of %q", user)
+	}
+	return out, nil
+}
+
+func (v *viewTx) Streams(after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []string
+	if err := v.ss.run(v.ss.s.streamsStep(after, limit, &out)); err != nil {
+		return nil, wrapf(err, "list streams")
+	}
+	return out, nil
+}

@@ -7,22 +7,25 @@ package pgstore
 // SHARE), in one order for every transaction, so that two commit
 // pipelines never wait for each other in a cycle:
 //
-//	the inbox set; inbox rows by owner; their resets (DeleteInbox);
+//	the set of users; user rows by owner; their resets (DeleteInbox);
 //	conversation rows by (owner, other); their resets
-//	(DeleteConversation); messages and tombstones by key; the stamp
-//	that orders OnCommit callbacks; COMMIT.
+//	(DeleteConversation); messages and tombstones by key; blocks;
+//	idempotency records by key; events; the stamp that orders OnCommit
+//	callbacks; COMMIT.
 //
 // Messages and tombstones need no lock of their own: whoever writes them
-// writes their conversation's row first. Under REPEATABLE READ, locking
-// or writing a row that a transaction committed after this one's snapshot
-// fails with SQLSTATE 40001, so once the commit pipeline holds its locks,
-// everything fn read is as it was in the snapshot, and stays so until
-// COMMIT.
+// writes their conversation's row first; blocks and events are protected
+// the same way by user rows, and the set of users. Under REPEATABLE READ,
+// locking or writing a row that a transaction committed after this one's
+// snapshot fails with SQLSTATE 40001, so once the commit pipeline holds
+// its locks, everything fn read is as it was in the snapshot, and stays so
+// until COMMIT.
 
 import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,36 +33,43 @@ import (
 	"github.com/socialkit/messaging"
 )
 
-// PutInbox writes the inbox record. Creating an inbox touches the inbox
-// set, which the transactions that rely on an inbox being absent lock.
+// dirtyUser marks owner's row to be written.
+func (t *tx) dirtyUser(owner string) {
+	e := t.users[owner]
+	e.dirty, e.written = true, true
+	t.dirtyUsers[owner] = true
+}
+
+// PutInbox writes the inbox record. Creating an inbox touches the set of
+// users, which the transactions that rely on an inbox being absent lock.
 func (t *tx) PutInbox(rec messaging.InboxRecord) error {
-	if err := t.knowInbox(rec.Owner); err != nil {
+	if err := t.knowUser(rec.Owner); err != nil {
 		return err
 	}
 	t.seeInbox(rec.Owner)
-	e := t.inboxes[rec.Owner]
-	if !e.exists {
+	e := t.users[rec.Owner]
+	if !e.inbox {
 		t.rootTouch = true
 	}
-	e.exists, e.unread, e.put, e.del, e.written = true, rec.Unread, true, false, true
-	t.dirtyInboxes[rec.Owner] = true
+	e.inbox, e.unread = true, rec.Unread
+	t.dirtyUser(rec.Owner)
 	return nil
 }
 
-// DeleteInbox deletes the inbox and everything in it, and touches the
-// inbox set.
+// DeleteInbox deletes the inbox and everything in it, and touches the set
+// of users. The user's row stays if the user's stream holds events.
 func (t *tx) DeleteInbox(owner string) error {
-	if err := t.knowInbox(owner); err != nil {
+	if err := t.knowUser(owner); err != nil {
 		return err
 	}
 	t.seeInbox(owner)
-	e := t.inboxes[owner]
-	if !e.exists {
+	e := t.users[owner]
+	if !e.inbox {
 		return messaging.ErrNotFound
 	}
-	e.exists, e.put, e.del, e.reset, e.written, e.touch = false, false, true, true, true, false
+	e.inbox, e.unread, e.reset, e.touch = false, 0, true, false
+	t.dirtyUser(owner)
 	t.rootTouch = true
-	t.dirtyInboxes[owner] = true
 	// The reset deletes whatever the transaction knew inside the inbox.
 	for k, c := range t.convs {
 		if k.owner == owner {
@@ -96,15 +106,15 @@ func (t *tx) PutConversation(rec messaging.ConversationRecord) error {
 		return err
 	}
 	t.seeInbox(rec.Owner)
-	in := t.inboxes[rec.Owner]
-	if !in.exists {
+	in := t.users[rec.Owner]
+	if !in.inbox {
 		return messaging.ErrNotFound
 	}
 	c := t.convs[convKey{rec.Owner, rec.Other}]
 	if !c.exists {
 		in.touch = true
 	}
-	c.exists, c.rec, c.put, c.del, c.written = true, rec, true, false, true
+	c.exists, c.rec, c.put, c.del, c.written = true, cloneConv(rec), true, false, true
 	t.dirtyConvs[convKey{rec.Owner, rec.Other}] = true
 	return nil
 }
@@ -121,8 +131,8 @@ func (t *tx) DeleteConversation(owner, other string) error {
 	if !c.exists {
 		return messaging.ErrNotFound
 	}
-	*c = convEntry{inDB: c.inDB, del: true, reset: true, written: true}
-	t.inboxes[owner].touch = true
+	*c = convEntry{inDB: c.inDB, del: true, reset: true, written: true, dbExists: c.dbExists, dbRec: c.dbRec}
+	t.users[owner].touch = true
 	t.dirtyConvs[k] = true
 	t.forget(func(x convKey) bool { return x == k })
 	return nil
@@ -141,7 +151,7 @@ func (t *tx) PutMessage(owner, other string, m messaging.MessageRecord) error {
 		return messaging.ErrNotFound
 	}
 	k := msgKey{convKey{owner, other}, m.ID}
-	t.msgs[k] = &msgEntry{exists: true, rec: m, put: true}
+	t.msgs[k] = &msgEntry{exists: true, rec: cloneMsg(m), put: true}
 	t.dirtyMsgs[k] = true
 	c.touch = true
 	return nil
@@ -155,11 +165,26 @@ func (t *tx) DeleteMessage(owner, other string, id uint64) error {
 	k := msgKey{convKey{owner, other}, id}
 	t.msgs[k] = &msgEntry{del: true}
 	t.dirtyMsgs[k] = true
-	if _, ok := t.tombs[k]; !ok {
-		t.tombs[k] = true
-		t.dirtyTombs[k] = true
-	}
+	t.tombs[k] = &tombEntry{kindKnown: true, put: true}
+	t.dirtyTombs[k] = true
 	t.convs[k.conv].touch = true
+	return nil
+}
+
+// PutTombstone writes a tombstone of the kind given.
+func (t *tx) PutTombstone(owner, other string, tomb messaging.Tombstone) error {
+	if err := t.knowPair(owner, other); err != nil {
+		return err
+	}
+	k := msgKey{convKey{owner, other}, tomb.ID}
+	t.seeConv(k.conv)
+	c := t.convs[k.conv]
+	if !c.exists {
+		return messaging.ErrNotFound
+	}
+	t.tombs[k] = &tombEntry{retracted: tomb.Retracted, kindKnown: true, put: true}
+	t.dirtyTombs[k] = true
+	c.touch = true
 	return nil
 }
 
@@ -169,7 +194,10 @@ func (t *tx) DeleteMessage(owner, other string, id uint64) error {
 // among them, in order.
 func (t *tx) flushSteps(commit bool) []step {
 	var steps []step
-	add := func(st step) { steps = append(steps, st) }
+	add := func(st step) {
+		st.write = true
+		steps = append(steps, st)
+	}
 	q := &t.s.q
 	if commit {
 		switch {
@@ -179,22 +207,30 @@ func (t *tx) flushSteps(commit bool) []step {
 			add(step{sql: q.shareRoot, row: ignoreRow})
 		}
 	}
-	owners := t.dirtyOrLocked(commit)
-	for _, o := range owners {
-		e := t.inboxes[o]
-		switch {
-		case e.put && e.inDB:
-			add(step{sql: q.updateInbox, args: []any{[]byte(o), int64(e.unread)}, done: oneRow("inbox", o)})
-		case e.put:
-			add(step{sql: q.insertInbox, args: []any{[]byte(o), int64(e.unread)}})
-		case e.del && e.inDB:
-			add(step{sql: q.deleteInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
+	for _, o := range t.usersInOrder(commit) {
+		e := t.users[o]
+		switch need := e.needed(); {
+		case e.dirty && need:
+			args := []any{[]byte(o), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast)}
+			switch {
+			case e.inDB && e.firstUnknown: // the trim writes ev_first
+				args = append(args[:3], args[4])
+				add(step{sql: q.updateUserLast, args: args, done: oneRow("user", o)})
+			case e.inDB:
+				add(step{sql: q.updateUser, args: args, done: oneRow("user", o)})
+			default:
+				add(step{sql: q.insertUser, args: args})
+			}
+			e.inDB = true
+		case e.dirty && e.inDB:
+			add(step{sql: q.deleteUser, args: []any{[]byte(o)}, done: oneRow("user", o)})
+			e.inDB = false
 		case commit && e.touch && !e.written && e.inDB:
-			add(step{sql: q.touchInbox, args: []any{[]byte(o)}, done: oneRow("inbox", o)})
+			add(step{sql: q.touchInbox, args: []any{[]byte(o)}, done: oneRow("user", o)})
 		case commit && e.seen && !e.written && e.inDB:
 			add(step{sql: q.shareInbox, args: []any{[]byte(o)}, row: ignoreRow})
 		}
-		e.inDB, e.put, e.del = e.exists, false, false
+		e.dirty = false
 		if e.reset {
 			arg := []any{[]byte(o)}
 			add(step{sql: q.deleteInboxConvs, args: arg})
@@ -229,9 +265,9 @@ func (t *tx) flushSteps(commit bool) []step {
 			c.reset = false
 		}
 	}
-	var puts []any // rows of the next INSERT, which writes up to maxMsgRows
+	var puts []any // rows of the next INSERT, which writes up to maxRows
 	putMsgs := func() {
-		if n := len(puts) / 8; n > 0 {
+		if n := len(puts) / msgCols; n > 0 {
 			add(step{sql: q.upsertMsgs[n], args: puts})
 			puts = nil
 		}
@@ -239,7 +275,7 @@ func (t *tx) flushSteps(commit bool) []step {
 	for _, k := range slices.SortedFunc(maps.Keys(t.dirtyMsgs), cmpMsgKey) {
 		switch e := t.msgs[k]; {
 		case e.put:
-			if puts = append(puts, msgArgs(k.conv, e.rec)...); len(puts) == 8*maxMsgRows {
+			if puts = append(puts, msgArgs(k.conv, e.rec)...); len(puts) == msgCols*maxRows {
 				putMsgs()
 			}
 		case e.del:
@@ -250,25 +286,157 @@ func (t *tx) flushSteps(commit bool) []step {
 	}
 	putMsgs()
 	for _, k := range slices.SortedFunc(maps.Keys(t.dirtyTombs), cmpMsgKey) {
-		add(step{sql: q.insertTomb, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id)}})
-		t.tombs[k] = false
+		e := t.tombs[k]
+		add(step{sql: q.putTomb, args: []any{[]byte(k.conv.owner), []byte(k.conv.other), encodeID(k.id), e.retracted}})
+		e.put = false
 	}
-	clear(t.dirtyInboxes)
+	t.flushBlocks(add)
+	t.flushIdems(commit, add)
+	t.flushEvents(add)
+	clear(t.dirtyUsers)
 	clear(t.dirtyConvs)
 	clear(t.dirtyMsgs)
 	clear(t.dirtyTombs)
 	return steps
 }
 
-// dirtyOrLocked returns, sorted, the owners of the inboxes with buffered
-// writes and, with commit, also those the commit locks.
-func (t *tx) dirtyOrLocked(commit bool) []string {
+func (t *tx) flushBlocks(add func(step)) {
+	var dirty []messaging.Block
+	for b, e := range t.blocks {
+		if e.dirty {
+			dirty = append(dirty, b)
+		}
+	}
+	slices.SortFunc(dirty, func(a, b messaging.Block) int {
+		return cmpConvKey(convKey{a.User, a.Other}, convKey{b.User, b.Other})
+	})
+	for _, b := range dirty {
+		sql := t.s.q.deleteBlock
+		if t.blocks[b].exists {
+			sql = t.s.q.insertBlock
+		}
+		add(step{sql: sql, args: []any{[]byte(b.User), []byte(b.Other)}})
+		t.blocks[b].dirty = false
+	}
+}
+
+// flushIdems writes the idempotency records and, with commit, protects
+// those fn relied on without writing them: a record by its lock, the
+// absence of one by inserting it and deleting it again, which fails (or
+// waits) if a concurrent transaction inserted it.
+func (t *tx) flushIdems(commit bool, add func(step)) {
+	var keys []idemKey
+	for k, e := range t.idems {
+		if e.dirty || commit && e.seen && !e.written && e.dbKnown {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b idemKey) int {
+		if c := strings.Compare(a.sender, b.sender); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	q := &t.s.q
+	for _, k := range keys {
+		e := t.idems[k]
+		key := []any{[]byte(k.sender), []byte(k.key)}
+		switch {
+		case e.dirty && e.dbKnown && !e.inDB:
+			add(step{sql: q.insertIdem, args: idemArgs(e.rec)})
+		case e.dirty:
+			add(step{sql: q.upsertIdem, args: idemArgs(e.rec)})
+		case e.inDB:
+			add(step{sql: q.shareIdem, args: key, row: ignoreRow})
+		default:
+			add(step{sql: q.insertIdem, args: idemArgs(messaging.IdempotencyRecord{Sender: k.sender, Key: k.key})})
+			add(step{sql: q.deleteIdem, args: key})
+		}
+		if e.dirty {
+			e.dirty, e.dbKnown, e.inDB = false, true, true
+		}
+	}
+}
+
+// flushEvents writes the events: first the puts that come before any trim
+// of their stream, as multi-row INSERTs over all streams, then each
+// stream's remaining writes in order. A trim after which the transaction
+// does not know the stream's first event finds it and writes it into the
+// user's row.
+func (t *tx) flushEvents(add func(step)) {
+	if len(t.evOps) == 0 {
+		return
+	}
+	q := &t.s.q
+	users := slices.Sorted(maps.Keys(t.evOps))
+	var ins, ups []any
+	putRows := func(final bool) {
+		for _, b := range []*[]any{&ins, &ups} {
+			if n := len(*b) / evCols; n == maxRows || final && n > 0 {
+				sql := q.insertEvents[n]
+				if b == &ups {
+					sql = q.upsertEvents[n]
+				}
+				add(step{sql: sql, args: *b})
+				*b = nil
+			}
+		}
+	}
+	put := func(op evOp) {
+		row := []any{[]byte(op.rec.User), encodeID(op.rec.Seq), op.rec.Data}
+		if op.insert {
+			ins = append(ins, row...)
+		} else {
+			ups = append(ups, row...)
+		}
+		putRows(false)
+	}
+	rest := make(map[string][]evOp, len(users))
+	for _, u := range users {
+		ops := t.evOps[u]
+		i := 0
+		for i < len(ops) && !ops[i].trim {
+			put(ops[i])
+			i++
+		}
+		rest[u] = ops[i:]
+	}
+	putRows(true)
+	for _, u := range users {
+		ops := rest[u]
+		fix := t.users[u].firstUnknown && len(ops) > 0 // ops starts with a trim
+		for i, op := range ops {
+			if !op.trim {
+				put(op)
+				putRows(true)
+				continue
+			}
+			args := []any{[]byte(u), encodeID(op.from), encodeID(op.to)}
+			if fix && i == len(ops)-1 {
+				add(step{sql: q.trimEventsFix, args: args})
+				fix = false
+			} else {
+				add(step{sql: q.trimEvents, args: args})
+			}
+		}
+		if fix {
+			// A put after the last trim: the first event is found over the
+			// whole stream.
+			add(step{sql: q.trimEventsFix, args: []any{[]byte(u), encodeID(0), encodeID(0)}})
+		}
+	}
+	clear(t.evOps)
+}
+
+// usersInOrder returns, sorted, the owners of the user rows with buffered
+// writes and, with commit, also those the commit locks or touches.
+func (t *tx) usersInOrder(commit bool) []string {
 	if !commit {
-		return slices.Sorted(maps.Keys(t.dirtyInboxes))
+		return slices.Sorted(maps.Keys(t.dirtyUsers))
 	}
 	var out []string
-	for o, e := range t.inboxes {
-		if t.dirtyInboxes[o] || e.touch || e.seen {
+	for o, e := range t.users {
+		if t.dirtyUsers[o] || e.touch || e.seen {
 			out = append(out, o)
 		}
 	}
@@ -276,7 +444,7 @@ func (t *tx) dirtyOrLocked(commit bool) []string {
 	return out
 }
 
-// convsInOrder is dirtyOrLocked for conversations; a key with an empty
+// convsInOrder is usersInOrder for conversations; a key with an empty
 // other stands for all the conversations of its owner (which no real key
 // has: user ids are not empty), and sorts before them.
 func (t *tx) convsInOrder(commit bool) []convKey {

@@ -11,6 +11,10 @@
 // parallel against one server; the schema is dropped when the test ends.
 // Tests that stop or reconfigure a server start a dedicated one with
 // NewServer, so they never disturb the shared one.
+//
+// It is a test kit for every package whose tests need PostgreSQL (pgstore's,
+// cmd/messaging's), as storetest is for stores; it lives under pgstore
+// because only pgstore's tree may depend on pgx.
 package pgtest
 
 import (
