@@ -1,26 +1,33 @@
 // Command messaging sends, lists, reads and deletes private messages in a
-// messaging store file, and checks the file's invariants. It uses only the
-// public API of github.com/socialkit/messaging, so it doubles as an example.
+// messaging store, manages blocks, checks the store's invariants, copies a
+// store into another, and serves the HTTP API with a page to try it. It
+// uses only the public API of github.com/socialkit/messaging and its
+// packages, so it doubles as an example.
 //
 // Usage:
 //
-//	messaging [-db PATH] [-json] COMMAND ARGS
+//	messaging [-db PATH_OR_URL] [-json] COMMAND ARGS
 //
-// The store is ./messages.db unless MESSAGING_DB names another file; -db
-// overrides both. Only send creates the file; the other commands fail with
-// "no store at PATH" if it is missing, so a typo is not taken for an empty
-// store. Texts are printed with their control characters escaped; -json
-// prints the library's own types, with their exact texts.
+// The store is ./messages.db unless MESSAGING_DB names another; -db
+// overrides both. It is a bbolt file, or a postgres:// URL for a store in
+// PostgreSQL that several machines share. Only send and block create a
+// file; the other commands fail with "no store at PATH" if it is missing,
+// so a typo is not taken for an empty store. Texts are printed with their
+// control characters escaped; -json prints the library's own types, with
+// their exact texts.
 //
-// Commands:
+// Commands (messaging -h says more):
 //
-//	send SENDER RECIPIENT TEXT   send a message; prints its ID
+//	send [-meta K=V]... [-key KEY] SENDER RECIPIENT TEXT
 //	inbox USER                   USER's conversations, newest first
 //	show [-limit N] USER OTHER   the messages of USER's conversation with OTHER
 //	read USER OTHER              mark that conversation read
 //	delete USER OTHER [ID]       delete one message from USER's copy, or the conversation
+//	retract USER OTHER ID        delete a message USER sent, for both
+//	block, unblock USER OTHER    who may message whom; blocked USER lists them
 //	users                        every user with an inbox
 //	check                        verify the store; exit 1 if anything is broken
+//	copy -to PATH_OR_URL         copy the store into an empty one (offline)
 //	serve [-addr HOST:PORT]      the HTTP API under /api/ and a demo page (serve.go)
 //
 // Exit status: 0 on success, 1 on an error (one line on stderr), 2 on a
@@ -60,13 +67,15 @@ Commands:
   blocked USER                 the users USER blocks
   users                        every user with an inbox
   check                        verify the store's invariants
-  copy -to PATH                copy the whole store into a new, empty store
+  copy -to PATH_OR_URL         copy the whole store into a new, empty store
                                (offline: stop the application first), check
                                the copy and print what both hold
   serve [-addr HOST:PORT]      the HTTP API under /api/ and a page to try it
                                (127.0.0.1:8080; demo identity, not for production)
 
-The store is ./messages.db, or $MESSAGING_DB, or -db PATH.
+The store is ./messages.db, or $MESSAGING_DB, or -db PATH: a bbolt file, or a
+postgres://user:password@host/database URL (add ?schema=NAME for another
+schema than "messaging"), for a store that several machines share.
 
 Flags:
 `
@@ -86,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if env := os.Getenv("MESSAGING_DB"); env != "" {
 		dbDefault = env
 	}
-	db := fl.String("db", dbDefault, "the store `file`")
+	db := fl.String("db", dbDefault, "the store: a bbolt `file` or a postgres:// URL")
 	asJSON := fl.Bool("json", false, "print one JSON document instead of text")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, usage)
