@@ -22,7 +22,7 @@ import (
 // it with -benchtime=Nx.
 func BenchmarkSendMessage(b *testing.B) {
 	text80 := strings.Repeat("0123456789", 8)
-	for _, s := range stores[:2] { // not the -rerun variants
+	for _, s := range plainStores() {
 		b.Run(s.name+"/users=32", func(b *testing.B) {
 			x := messaging.New(s.open(b))
 			defer x.Close()
@@ -70,7 +70,7 @@ func BenchmarkSendMessage(b *testing.B) {
 // BenchmarkFirstConversations lists the first 20 conversations of inboxes
 // of different sizes: the cost must not grow with the inbox.
 func BenchmarkFirstConversations(b *testing.B) {
-	for _, s := range stores[:2] { // not the -rerun variants
+	for _, s := range plainStores() {
 		for _, n := range []int{100, 10_000} {
 			b.Run(fmt.Sprintf("%s/convs=%d", s.name, n), func(b *testing.B) {
 				x := messaging.New(s.open(b))

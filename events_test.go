@@ -122,7 +122,7 @@ func TestEventsCarryWhatHandlersNeed(t *testing.T) {
 }
 
 func TestNoEventForFailedWrites(t *testing.T) {
-	for _, s := range stores[:2] { // not the -rerun variants
+	for _, s := range plainStores() {
 		t.Run(s.name, func(t *testing.T) {
 			fs := &failingStore{Store: s.open(t)}
 			x := messaging.New(fs)

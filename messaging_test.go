@@ -19,16 +19,34 @@ import (
 )
 
 // stores lists every Store the root package's tests run against.
-// The -rerun variants run every Update function twice, rolling the first
-// run back (rerunStore), as group commit and serialization retries may.
-var stores = []struct {
-	name string
-	open func(t testing.TB) messaging.Store
-}{
-	{"memory", func(t testing.TB) messaging.Store { return messaging.NewMemoryStore() }},
-	{"bolt", openBolt},
-	{"memory-rerun", func(t testing.TB) messaging.Store { return rerunStore{messaging.NewMemoryStore()} }},
-	{"bolt-rerun", func(t testing.TB) messaging.Store { return rerunStore{openBolt(t)} }},
+// stores lists every Store the root package's tests run against. The
+// rerun variants run every Update function twice, rolling the first run
+// back (rerunStore), as group commit and serialization retries may. With
+// -tags pgdomain, pgdomain_test.go replaces the list with PostgreSQL
+// stores.
+var stores = []storeCase{
+	{name: "memory", open: func(t testing.TB) messaging.Store { return messaging.NewMemoryStore() }},
+	{name: "bolt", open: openBolt},
+	{name: "memory-rerun", open: func(t testing.TB) messaging.Store { return rerunStore{messaging.NewMemoryStore()} }, rerun: true},
+	{name: "bolt-rerun", open: func(t testing.TB) messaging.Store { return rerunStore{openBolt(t)} }, rerun: true},
+}
+
+type storeCase struct {
+	name  string
+	open  func(t testing.TB) messaging.Store
+	rerun bool
+}
+
+// plainStores are the stores but the rerun variants: for benchmarks, and
+// for tests that count what a store does.
+func plainStores() []storeCase {
+	var out []storeCase
+	for _, s := range stores {
+		if !s.rerun {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func openBolt(t testing.TB) messaging.Store {

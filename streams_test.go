@@ -196,7 +196,7 @@ func TestWithoutHistory(t *testing.T) {
 // A store holds no more than the kept history, however many events went
 // through it: each stream keeps exactly its newest EventHistory events.
 func TestStreamsHoldOnlyTheKeptHistory(t *testing.T) {
-	for _, st := range stores[:2] {
+	for _, st := range plainStores() {
 		t.Run(st.name, func(t *testing.T) {
 			store := st.open(t)
 			x, err := messaging.NewWithOptions(store, &messaging.Options{EventHistory: 20})
