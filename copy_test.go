@@ -145,33 +145,41 @@ func allEvents(t *testing.T, x *messaging.Inboxes, user string) []messaging.Even
 	}
 }
 
-// TestCopyAcrossStores copies a store the random test built memory → bbolt
-// → memory, comparing every observable after each hop. (pgstore's tests add
-// PostgreSQL to the chain.)
+// TestCopyAcrossStores copies a store the random test built from memory
+// into bbolt, then into each store of the run (with -tags pgdomain,
+// PostgreSQL), then back into memory, comparing every observable after
+// each hop.
 func TestCopyAcrossStores(t *testing.T) {
+	hops := []storeCase{{name: "bolt", open: openBolt}}
+	hops = append(hops, plainStores()...)
+	hops = append(hops, storeCase{name: "memory", open: func(testing.TB) messaging.Store { return messaging.NewMemoryStore() }})
 	for _, seed := range []uint64{1, 2, 3} {
 		src, clock := modelStore(t, seed, 600)
-		bolt := openBolt(t)
-		var last messaging.CopyProgress
-		calls := 0
-		require.NoError(t, messaging.Copy(ctx, bolt, src, &messaging.CopyOptions{BatchSize: 50, Now: clock.Now,
-			Progress: func(p messaging.CopyProgress) {
-				assert.GreaterOrEqual(t, p.Records(), last.Records(), "progress never goes back")
-				last = p
-				calls++
-			}}))
-		assert.True(t, last.Done)
-		assert.Greater(t, calls, 2, "progress reported along the way")
-		total, err := messaging.Count(ctx, src)
-		require.NoError(t, err)
-		assert.Equal(t, total, last.Counts)
-		assert.Equal(t, total.Records(), last.Total, "the memory store's estimate is exact")
-		sameStores(t, src, bolt, clock)
-
-		back := messaging.NewMemoryStore()
-		require.NoError(t, messaging.Copy(ctx, back, bolt, &messaging.CopyOptions{Now: clock.Now}))
-		sameStores(t, bolt, back, clock)
-		sameStores(t, src, back, clock)
+		prev, route := src, "memory"
+		for i, hop := range hops {
+			dst := hop.open(t)
+			var last messaging.CopyProgress
+			calls := 0
+			require.NoError(t, messaging.Copy(ctx, dst, prev, &messaging.CopyOptions{BatchSize: 50, Now: clock.Now,
+				Progress: func(p messaging.CopyProgress) {
+					assert.GreaterOrEqual(t, p.Records(), last.Records(), "progress never goes back")
+					last = p
+					calls++
+				}}))
+			route += " → " + hop.name
+			assert.True(t, last.Done, route)
+			assert.Greater(t, calls, 2, "%s: progress reported along the way", route)
+			total, err := messaging.Count(ctx, prev)
+			require.NoError(t, err)
+			assert.Equal(t, total, last.Counts, route)
+			if i == 0 {
+				assert.Equal(t, total.Records(), last.Total, "the memory store's estimate is exact")
+			}
+			sameStores(t, prev, dst, clock)
+			prev = dst
+		}
+		sameStores(t, src, prev, clock)
+		t.Logf("seed %d: %s", seed, route)
 	}
 }
 
