@@ -94,28 +94,77 @@ func Copy(ctx context.Context, dst, src Store, opts *CopyOptions) error {
 	} else if !empty {
 		return wrapf(ErrNotEmpty, "copy")
 	}
-	c := &copier{ctx: ctx, dst: dst, src: src, opts: o}
+	var progress CopyProgress
 	if e, ok := src.(Estimator); ok {
 		if total, err := e.EstimateRecords(ctx); err == nil {
-			c.progress.Total = total
+			progress.Total = total
 		}
 	}
-	err := c.run()
-	if err == nil {
-		err = c.flush()
+	// src is read on a goroutine of its own while this one writes the
+	// batch read before: two batches at most are in memory.
+	batches := make(chan *copyBatch, 1)
+	stop := make(chan struct{})
+	c := &copier{ctx: ctx, src: src, opts: o, out: batches, stop: stop, batch: new(copyBatch)}
+	read := make(chan error, 1)
+	go func() {
+		err := c.run()
+		if err == nil {
+			err = c.send()
+		}
+		close(batches)
+		read <- err
+	}()
+	var err error
+	for b := range batches {
+		if err = b.write(ctx, dst); err != nil {
+			close(stop) // the reader gives up at its next batch
+			for range batches {
+			}
+			break
+		}
+		progress.Counts.add(b.counts)
+		if o.Progress != nil {
+			o.Progress(progress)
+		}
+	}
+	if rerr := <-read; err == nil {
+		err = rerr
 	}
 	if err == nil {
 		err = wrapf(dst.Update(ctx, func(tx Tx) error { return tx.AdvanceID(c.maxID) }), "advance IDs")
 	}
 	if err != nil {
 		return wrapf(err, "copy interrupted after %d records: the destination holds a partial copy; drop it and copy again",
-			c.progress.Records())
+			progress.Records())
 	}
 	if o.Progress != nil {
-		c.progress.Done = true
-		o.Progress(c.progress)
+		progress.Done = true
+		o.Progress(progress)
 	}
 	return nil
+}
+
+// copyBatch is the writes of one destination transaction.
+type copyBatch struct {
+	writes []func(Tx) error
+	counts Counts
+}
+
+func (b *copyBatch) write(ctx context.Context, dst Store) error {
+	return dst.Update(ctx, func(tx Tx) error {
+		for _, w := range b.writes {
+			if err := w(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *Counts) add(o Counts) {
+	for k := kindInbox; k <= kindEvent; k++ {
+		*c.of(k) += *o.of(k)
+	}
 }
 
 // isEmpty reports whether s holds no record of any kind.
@@ -141,64 +190,71 @@ func isEmpty(ctx context.Context, s Store) (bool, error) {
 	return empty, err
 }
 
-// copier is one Copy: it reads src a page at a time and queues writes for
-// dst, which go out BatchSize at a time.
+// copier reads src a page at a time for Copy, and queues its records'
+// writes in batches of BatchSize, which it hands to out; without out it
+// only counts (Count).
 type copier struct {
-	ctx      context.Context
-	dst, src Store
-	opts     CopyOptions
-	batch    []func(Tx) error
-	progress CopyProgress
-	pending  Counts // queued, not yet committed
-	maxID    uint64
+	ctx   context.Context
+	src   Store
+	opts  CopyOptions
+	out   chan<- *copyBatch
+	stop  <-chan struct{} // closed when the writer gave up
+	batch *copyBatch
+	total Counts // every record read, when counting
+	maxID uint64
 }
 
-// put queues one write of a record of kind *count; without a destination
-// (Count) it only counts.
-func (c *copier) put(count *int64, w func(Tx) error) error {
-	*count++
-	if c.dst == nil {
+// The kinds of record, as Counts tallies them.
+type recordKind int
+
+const (
+	kindInbox recordKind = iota
+	kindConversation
+	kindMessage
+	kindTombstone
+	kindBlock
+	kindIdempotencyKey
+	kindEvent
+)
+
+// of returns the tally of kind k.
+func (c *Counts) of(k recordKind) *int64 {
+	return [...]*int64{&c.Inboxes, &c.Conversations, &c.Messages, &c.Tombstones, &c.Blocks, &c.IdempotencyKeys, &c.Events}[k]
+}
+
+// put queues the write of a record of kind k.
+func (c *copier) put(k recordKind, w func(Tx) error) error {
+	if c.out == nil {
+		*c.total.of(k)++
 		return nil
 	}
-	c.batch = append(c.batch, w)
-	if len(c.batch) >= c.opts.BatchSize {
-		return c.flush()
+	*c.batch.counts.of(k)++
+	c.batch.writes = append(c.batch.writes, w)
+	if len(c.batch.writes) >= c.opts.BatchSize {
+		return c.send()
 	}
 	return nil
 }
 
-// flush writes the queued records in one dst transaction.
-func (c *copier) flush() error {
-	if len(c.batch) == 0 {
+// send hands the batch to the writer.
+func (c *copier) send() error {
+	if len(c.batch.writes) == 0 {
 		return nil
 	}
-	err := c.dst.Update(c.ctx, func(tx Tx) error {
-		for _, w := range c.batch {
-			if err := w(tx); err != nil {
-				return err
-			}
-		}
+	select {
+	case c.out <- c.batch:
+		c.batch = &copyBatch{writes: make([]func(Tx) error, 0, c.opts.BatchSize)}
 		return nil
-	})
-	if err != nil {
-		return err
+	case <-c.stop:
+		return errCopyStopped
+	case <-c.ctx.Done():
+		return c.ctx.Err()
 	}
-	clear(c.batch)
-	c.batch = c.batch[:0]
-	p := &c.progress.Counts
-	p.Inboxes += c.pending.Inboxes
-	p.Conversations += c.pending.Conversations
-	p.Messages += c.pending.Messages
-	p.Tombstones += c.pending.Tombstones
-	p.Blocks += c.pending.Blocks
-	p.IdempotencyKeys += c.pending.IdempotencyKeys
-	p.Events += c.pending.Events
-	c.pending = Counts{}
-	if c.opts.Progress != nil {
-		c.opts.Progress(c.progress)
-	}
-	return nil
 }
+
+// errCopyStopped ends the reader of a copy whose writer failed; the
+// writer's error is the one Copy returns.
+var errCopyStopped = errors.New("messaging: copy stopped")
 
 // read runs one page read of src.
 func (c *copier) read(fn func(ReadTx) error) error { return c.src.View(c.ctx, fn) }
@@ -239,7 +295,7 @@ func (c *copier) inbox(owner string) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.put(&c.pending.Inboxes, func(tx Tx) error { return tx.PutInbox(box) }); err != nil {
+	if err := c.put(kindInbox, func(tx Tx) error { return tx.PutInbox(box) }); err != nil {
 		return err
 	}
 	var after *ConversationKey
@@ -266,7 +322,7 @@ func (c *copier) inbox(owner string) error {
 
 func (c *copier) conversation(conv ConversationRecord) error {
 	c.maxID = max(c.maxID, conv.MaxID, conv.Last.ID)
-	if err := c.put(&c.pending.Conversations, func(tx Tx) error { return tx.PutConversation(conv) }); err != nil {
+	if err := c.put(kindConversation, func(tx Tx) error { return tx.PutConversation(conv) }); err != nil {
 		return err
 	}
 	owner, other := conv.Owner, conv.Other
@@ -281,7 +337,7 @@ func (c *copier) conversation(conv ConversationRecord) error {
 		}
 		for _, m := range msgs {
 			c.maxID = max(c.maxID, m.ID)
-			if err := c.put(&c.pending.Messages, func(tx Tx) error { return tx.PutMessage(owner, other, m) }); err != nil {
+			if err := c.put(kindMessage, func(tx Tx) error { return tx.PutMessage(owner, other, m) }); err != nil {
 				return err
 			}
 		}
@@ -301,7 +357,7 @@ func (c *copier) conversation(conv ConversationRecord) error {
 		}
 		for _, t := range tombs {
 			c.maxID = max(c.maxID, t.ID)
-			if err := c.put(&c.pending.Tombstones, func(tx Tx) error { return tx.PutTombstone(owner, other, t) }); err != nil {
+			if err := c.put(kindTombstone, func(tx Tx) error { return tx.PutTombstone(owner, other, t) }); err != nil {
 				return err
 			}
 		}
@@ -322,7 +378,7 @@ func (c *copier) blocks() error {
 			return err
 		}
 		for _, b := range blocks {
-			if err := c.put(&c.pending.Blocks, func(tx Tx) error { return tx.PutBlock(b) }); err != nil {
+			if err := c.put(kindBlock, func(tx Tx) error { return tx.PutBlock(b) }); err != nil {
 				return err
 			}
 		}
@@ -350,7 +406,7 @@ func (c *copier) idempotencyKeys() error {
 				continue
 			}
 			c.maxID = max(c.maxID, rec.MessageID)
-			if err := c.put(&c.pending.IdempotencyKeys, func(tx Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+			if err := c.put(kindIdempotencyKey, func(tx Tx) error { return tx.PutIdempotency(rec) }); err != nil {
 				return err
 			}
 		}
@@ -392,7 +448,7 @@ func (c *copier) stream(user string) error {
 			return err
 		}
 		for _, ev := range evs {
-			if err := c.put(&c.pending.Events, func(tx Tx) error { return tx.PutEvent(ev) }); err != nil {
+			if err := c.put(kindEvent, func(tx Tx) error { return tx.PutEvent(ev) }); err != nil {
 				return err
 			}
 		}
@@ -411,5 +467,5 @@ func Count(ctx context.Context, s Store) (Counts, error) {
 	// time it counts every idempotency key, expired or not.
 	c := &copier{ctx: ctx, src: s, opts: CopyOptions{Now: func() time.Time { return time.Time{} }}}
 	err := c.run()
-	return c.pending, wrapf(err, "count records")
+	return c.total, wrapf(err, "count records")
 }

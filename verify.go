@@ -47,9 +47,11 @@ func (p Problem) String() string {
 //     conversation.
 //
 // A nil slice means the store is sound. The error is for a walk that could
-// not finish (a cancelled ctx, a closed store). The cost is one pass over
-// every message plus one lookup of its mirrored copy; on the memory store
-// the walk holds the read lock, so writers wait until it ends.
+// not finish (a cancelled ctx, a closed store). The cost is two passes over
+// every message, one from each side of its conversation, read a page at a
+// time in order (no lookup per message, which on a database would be a
+// round trip each); on the memory store the walk holds the read lock, so
+// writers wait until it ends.
 func (x *Inboxes) Verify(ctx context.Context) ([]Problem, error) {
 	var problems []Problem
 	report := func(p Problem) { problems = append(problems, p) }
@@ -150,6 +152,18 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	// Both sides are walked in (Created, ID) order, and each side's
+	// tombstones read once: page reads, not a lookup per message, which on
+	// a database would be a round trip each.
+	mine, err := v.tombstones(owner, c.Other)
+	if err != nil {
+		return err
+	}
+	theirs, err := v.tombstones(c.Other, owner)
+	if err != nil {
+		return err
+	}
+	twins := &messageWalk{tx: v.tx, owner: c.Other, other: owner}
 	var (
 		count, unread int
 		last          MessageRecord
@@ -169,7 +183,7 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 				unread++
 			}
 			last = m
-			if err := v.message(owner, c, m, peer, hasPeer); err != nil {
+			if err := v.message(owner, c, m, peer, hasPeer, mine, theirs, twins); err != nil {
 				return err
 			}
 		}
@@ -201,7 +215,11 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 	return nil
 }
 
-func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, peer ConversationRecord, hasPeer bool) error {
+// message checks one copy m of owner's conversation c: mine and theirs are
+// the tombstones of c and of the other side, twins walks the other side's
+// messages.
+func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, peer ConversationRecord, hasPeer bool,
+	mine, theirs map[uint64]bool, twins *messageWalk) error {
 	p := func(format string, args ...any) {
 		v.report(Problem{Owner: owner, Other: c.Other, MessageID: m.ID, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -217,33 +235,25 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	if m.DeletedUnread && m.Sender != owner {
 		p("marked as deleted unread on the recipient's copy")
 	}
-	if t, err := v.tombstone(owner, c.Other, m.ID); err != nil {
-		return err
-	} else if t != nil {
+	if _, ok := mine[m.ID]; ok {
 		p("present, but deleted from this conversation (it has a tombstone)")
 	}
-	if t, err := v.tombstone(c.Other, owner, m.ID); err != nil {
-		return err
-	} else if t != nil && t.Retracted {
+	if theirs[m.ID] {
 		p("retracted, but this copy remains")
 	}
 	if !hasPeer || m.ID < peer.FirstID {
 		return nil // the other side deleted the conversation since
 	}
-	twin, err := v.tx.Message(c.Other, owner, m.ID)
+	twin, found, err := twins.find(m.Key())
 	switch {
-	case errors.Is(err, ErrNotFound):
-		deleted, err := v.tx.Deleted(c.Other, owner, m.ID)
-		if err != nil {
-			return err
-		}
-		if !deleted {
-			p("has one copy: %q's conversation lacks it and did not delete it", c.Other)
-		}
 	case err != nil:
 		return err
-	case owner < c.Other && (twin.ID != m.ID || twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
-		twin.Text != m.Text || !twin.Created.Equal(m.Created) || !maps.Equal(twin.Meta, m.Meta)):
+	case !found:
+		if _, deleted := theirs[m.ID]; !deleted {
+			p("has one copy: %q's conversation lacks it and did not delete it", c.Other)
+		}
+	case owner < c.Other && (twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
+		twin.Text != m.Text || !maps.Equal(twin.Meta, m.Meta)):
 		p("its two copies differ") // reported from one side only
 	case m.DeletedUnread:
 		p("marked as deleted unread by %q, who still has it", c.Other)
@@ -251,12 +261,62 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	return nil
 }
 
-// tombstone returns the tombstone of id in owner's conversation with other,
-// or nil.
-func (v *verifier) tombstone(owner, other string, id uint64) (*Tombstone, error) {
-	ts, err := v.tx.Tombstones(owner, other, id-1, 1)
-	if err != nil || len(ts) == 0 || ts[0].ID != id {
-		return nil, err
+// tombstones reads every tombstone of owner's conversation with other:
+// whether it marks a retraction, by ID.
+func (v *verifier) tombstones(owner, other string) (map[uint64]bool, error) {
+	var out map[uint64]bool
+	for after := uint64(0); ; {
+		ts, err := v.tx.Tombstones(owner, other, after, MaxPageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if out == nil {
+				out = make(map[uint64]bool)
+			}
+			out[t.ID] = t.Retracted
+		}
+		if len(ts) < MaxPageSize {
+			return out, nil
+		}
+		after = ts[len(ts)-1].ID
 	}
-	return &ts[0], nil
+}
+
+// messageWalk walks the messages of owner's conversation with other in
+// (Created, ID) order, a page at a time, to find the copies with the keys
+// asked for in ascending order.
+type messageWalk struct {
+	tx           ReadTx
+	owner, other string
+	page         []MessageRecord
+	after        *MessageKey
+	done         bool
+}
+
+// find returns the message with key k, if the conversation holds it; k
+// must not be below a key asked for before.
+func (w *messageWalk) find(k MessageKey) (MessageRecord, bool, error) {
+	for {
+		for len(w.page) > 0 && w.page[0].Key().Compare(k) < 0 {
+			w.page = w.page[1:]
+		}
+		if len(w.page) > 0 {
+			m := w.page[0]
+			return m, m.Key().Compare(k) == 0, nil
+		}
+		if w.done {
+			return MessageRecord{}, false, nil
+		}
+		page, err := w.tx.Messages(w.owner, w.other, w.after, false, MaxPageSize)
+		if err != nil {
+			return MessageRecord{}, false, err
+		}
+		w.done = len(page) < MaxPageSize
+		if len(page) > 0 {
+			k := page[len(page)-1].Key()
+			w.after = &k
+		}
+		w.page = page
+	}
 }
