@@ -477,11 +477,10 @@ func (c *boltChecker) sideBuckets(tx *bbolt.Tx) error {
 
 var _ Estimator = (*BoltStore)(nil)
 
-// EstimateRecords estimates from bbolt's page statistics, without decoding
-// a record: every key under the users bucket but the indexes (half of a
-// conversation's keys are its messages' ID index, and its LastUpdate index
-// adds one more), plus the keys of the blocks, idempotency and stream
-// buckets. Its cost is a walk of the pages, not of the records.
+// EstimateRecords estimates from a sample: the exact number of inboxes and
+// streams (a walk of their names), times the mean records of up to 32 of
+// each, spread over the file. A full count would read the whole file; this
+// reads its names and a thirty-second of the rest at most.
 func (s *BoltStore) EstimateRecords(ctx context.Context) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -492,14 +491,56 @@ func (s *BoltStore) EstimateRecords(ctx context.Context) (int64, error) {
 	}
 	var n int64
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		keyN := func(name []byte) int64 {
+		n = sample(tx.Bucket(bucketUsers), inboxRecords) + sample(tx.Bucket(bucketStreams), func(b *bbolt.Bucket) int64 {
+			return int64(b.Stats().KeyN) // one key an event
+		})
+		for _, name := range [][]byte{bucketBlocks, bucketIdempotency} {
 			if b := tx.Bucket(name); b != nil {
-				return int64(b.Stats().KeyN)
+				n += int64(b.Stats().KeyN) // a key a record, no nested buckets
 			}
-			return 0
 		}
-		n = keyN(bucketUsers)/2 + keyN(bucketBlocks) + keyN(bucketIdempotency) + keyN(bucketStreams)
 		return nil
 	})
 	return n, wrapf(err, "bolt: estimate records")
+}
+
+// inboxRecords counts the records of an inbox bucket from its key counts:
+// its keys are "i", "c" and "x", then per conversation an index entry, its
+// bucket's key, "r", "m" and "d", two per message and one per tombstone,
+// and "t" where there are tombstones; its records are the inbox, the
+// conversations, the messages and the tombstones.
+func inboxRecords(ob *bbolt.Bucket) int64 {
+	keys := int64(ob.Stats().KeyN)
+	convs := int64(0)
+	if x := ob.Bucket(keyIndex); x != nil {
+		convs = int64(x.Stats().KeyN)
+	}
+	rest := max(keys-3-5*convs, 0) // two a message, about one a tombstone
+	return 1 + convs + rest/2
+}
+
+// sample estimates the records under the nested buckets of b: their number
+// times the mean count of up to 32 of them, evenly spread.
+func sample(b *bbolt.Bucket, count func(*bbolt.Bucket) int64) int64 {
+	if b == nil {
+		return 0
+	}
+	var names [][]byte
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return 0
+	}
+	const samples = 32
+	step := max(1, len(names)/samples)
+	var total, sampled int64
+	for i := 0; i < len(names); i += step {
+		total += count(b.Bucket(names[i]))
+		sampled++
+	}
+	return total * int64(len(names)) / sampled
 }
