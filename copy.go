@@ -101,10 +101,12 @@ func Copy(ctx context.Context, dst, src Store, opts *CopyOptions) error {
 		}
 	}
 	// src is read on a goroutine of its own while this one writes the
-	// batch read before: two batches at most are in memory.
-	batches := make(chan *copyBatch, 1)
+	// batch read before; batches go back to the reader through free, so
+	// three at most (one read, one queued, one written) are in memory.
+	batches := make(chan *Batch, 1)
+	free := make(chan *Batch, 3)
 	stop := make(chan struct{})
-	c := &copier{ctx: ctx, src: src, opts: o, out: batches, stop: stop, batch: new(copyBatch)}
+	c := &copier{ctx: ctx, src: src, opts: o, out: batches, free: free, stop: stop, batch: new(Batch)}
 	read := make(chan error, 1)
 	go func() {
 		err := c.run()
@@ -114,15 +116,26 @@ func Copy(ctx context.Context, dst, src Store, opts *CopyOptions) error {
 		close(batches)
 		read <- err
 	}()
+	load := func(b *Batch) error {
+		return dst.Update(ctx, func(tx Tx) error { return b.Put(tx) })
+	}
+	if l, ok := dst.(Loader); ok {
+		load = func(b *Batch) error { return l.Load(ctx, b) }
+	}
 	var err error
 	for b := range batches {
-		if err = b.write(ctx, dst); err != nil {
+		if err = ctx.Err(); err == nil {
+			err = load(b)
+		}
+		if err != nil {
 			close(stop) // the reader gives up at its next batch
 			for range batches {
 			}
 			break
 		}
-		progress.Counts.add(b.counts)
+		progress.Counts.add(b.Counts())
+		b.reset()
+		free <- b
 		if o.Progress != nil {
 			o.Progress(progress)
 		}
@@ -142,23 +155,6 @@ func Copy(ctx context.Context, dst, src Store, opts *CopyOptions) error {
 		o.Progress(progress)
 	}
 	return nil
-}
-
-// copyBatch is the writes of one destination transaction.
-type copyBatch struct {
-	writes []func(Tx) error
-	counts Counts
-}
-
-func (b *copyBatch) write(ctx context.Context, dst Store) error {
-	return dst.Update(ctx, func(tx Tx) error {
-		for _, w := range b.writes {
-			if err := w(tx); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 func (c *Counts) add(o Counts) {
@@ -190,16 +186,17 @@ func isEmpty(ctx context.Context, s Store) (bool, error) {
 	return empty, err
 }
 
-// copier reads src a page at a time for Copy, and queues its records'
-// writes in batches of BatchSize, which it hands to out; without out it
-// only counts (Count).
+// copier reads src a page at a time for Copy, into batches of BatchSize
+// records, which it hands to out; without out it only counts (Count).
 type copier struct {
 	ctx   context.Context
 	src   Store
 	opts  CopyOptions
-	out   chan<- *copyBatch
+	out   chan<- *Batch
+	free  <-chan *Batch   // batches written, to fill again
 	stop  <-chan struct{} // closed when the writer gave up
-	batch *copyBatch
+	batch *Batch
+	scan  bool   // src's ReadTx is a Scanner
 	total Counts // every record read, when counting
 	maxID uint64
 }
@@ -222,34 +219,38 @@ func (c *Counts) of(k recordKind) *int64 {
 	return [...]*int64{&c.Inboxes, &c.Conversations, &c.Messages, &c.Tombstones, &c.Blocks, &c.IdempotencyKeys, &c.Events}[k]
 }
 
-// put queues the write of a record of kind k.
-func (c *copier) put(k recordKind, w func(Tx) error) error {
-	if c.out == nil {
-		*c.total.of(k)++
-		return nil
-	}
-	*c.batch.counts.of(k)++
-	c.batch.writes = append(c.batch.writes, w)
-	if len(c.batch.writes) >= c.opts.BatchSize {
+// added is called after each record put in the batch: a full batch goes
+// to the writer.
+func (c *copier) added() error {
+	if c.batch.Len() >= c.opts.BatchSize {
 		return c.send()
 	}
 	return nil
 }
 
-// send hands the batch to the writer.
+// send hands the batch to the writer, or when counting counts it.
 func (c *copier) send() error {
-	if len(c.batch.writes) == 0 {
+	if c.batch.Len() == 0 {
+		return nil
+	}
+	if c.out == nil {
+		c.total.add(c.batch.Counts())
+		c.batch.reset()
 		return nil
 	}
 	select {
 	case c.out <- c.batch:
-		c.batch = &copyBatch{writes: make([]func(Tx) error, 0, c.opts.BatchSize)}
-		return nil
 	case <-c.stop:
 		return errCopyStopped
 	case <-c.ctx.Done():
 		return c.ctx.Err()
 	}
+	select {
+	case c.batch = <-c.free:
+	default:
+		c.batch = new(Batch)
+	}
+	return nil
 }
 
 // errCopyStopped ends the reader of a copy whose writer failed; the
@@ -264,6 +265,7 @@ func (c *copier) run() error {
 		var users []string
 		if err := c.read(func(tx ReadTx) (err error) {
 			users, err = tx.Users(after, MaxPageSize)
+			_, c.scan = tx.(Scanner)
 			return err
 		}); err != nil {
 			return err
@@ -295,7 +297,8 @@ func (c *copier) inbox(owner string) error {
 	}); err != nil {
 		return err
 	}
-	if err := c.put(kindInbox, func(tx Tx) error { return tx.PutInbox(box) }); err != nil {
+	c.batch.Inboxes = append(c.batch.Inboxes, box)
+	if err := c.added(); err != nil {
 		return err
 	}
 	var after *ConversationKey
@@ -313,17 +316,30 @@ func (c *copier) inbox(owner string) error {
 			}
 		}
 		if len(convs) < MaxPageSize {
-			return nil
+			break
 		}
 		k := convs[len(convs)-1].Key()
 		after = &k
 	}
+	if !c.scan {
+		return nil
+	}
+	if err := c.scanMessages(owner); err != nil {
+		return err
+	}
+	return c.scanTombstones(owner)
 }
 
+// conversation copies conv, and without a Scanner its messages and
+// tombstones.
 func (c *copier) conversation(conv ConversationRecord) error {
 	c.maxID = max(c.maxID, conv.MaxID, conv.Last.ID)
-	if err := c.put(kindConversation, func(tx Tx) error { return tx.PutConversation(conv) }); err != nil {
+	c.batch.Conversations = append(c.batch.Conversations, conv)
+	if err := c.added(); err != nil {
 		return err
+	}
+	if c.scan {
+		return nil
 	}
 	owner, other := conv.Owner, conv.Other
 	var after *MessageKey
@@ -336,8 +352,7 @@ func (c *copier) conversation(conv ConversationRecord) error {
 			return err
 		}
 		for _, m := range msgs {
-			c.maxID = max(c.maxID, m.ID)
-			if err := c.put(kindMessage, func(tx Tx) error { return tx.PutMessage(owner, other, m) }); err != nil {
+			if err := c.message(MessageEntry{Owner: owner, Other: other, MessageRecord: m}); err != nil {
 				return err
 			}
 		}
@@ -356,8 +371,7 @@ func (c *copier) conversation(conv ConversationRecord) error {
 			return err
 		}
 		for _, t := range tombs {
-			c.maxID = max(c.maxID, t.ID)
-			if err := c.put(kindTombstone, func(tx Tx) error { return tx.PutTombstone(owner, other, t) }); err != nil {
+			if err := c.tombstone(TombstoneEntry{Owner: owner, Other: other, Tombstone: t}); err != nil {
 				return err
 			}
 		}
@@ -366,6 +380,75 @@ func (c *copier) conversation(conv ConversationRecord) error {
 		}
 		afterID = tombs[len(tombs)-1].ID
 	}
+}
+
+func (c *copier) message(m MessageEntry) error {
+	c.maxID = max(c.maxID, m.ID)
+	c.batch.Messages = append(c.batch.Messages, m)
+	return c.added()
+}
+
+func (c *copier) tombstone(t TombstoneEntry) error {
+	c.maxID = max(c.maxID, t.ID)
+	c.batch.Tombstones = append(c.batch.Tombstones, t)
+	return c.added()
+}
+
+// scanMessages copies the messages of owner's inbox with a Scanner.
+func (c *copier) scanMessages(owner string) error {
+	var after *MessageEntry
+	for {
+		var msgs []MessageEntry
+		if err := c.read(func(tx ReadTx) (err error) {
+			msgs, err = scanner(tx).ScanMessages(owner, after, MaxPageSize)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := c.message(m); err != nil {
+				return err
+			}
+		}
+		if len(msgs) < MaxPageSize {
+			return nil
+		}
+		after = &msgs[len(msgs)-1]
+	}
+}
+
+// scanTombstones copies the tombstones of owner's inbox with a Scanner.
+func (c *copier) scanTombstones(owner string) error {
+	var after *TombstoneEntry
+	for {
+		var tombs []TombstoneEntry
+		if err := c.read(func(tx ReadTx) (err error) {
+			tombs, err = scanner(tx).ScanTombstones(owner, after, MaxPageSize)
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, t := range tombs {
+			if err := c.tombstone(t); err != nil {
+				return err
+			}
+		}
+		if len(tombs) < MaxPageSize {
+			return nil
+		}
+		after = &tombs[len(tombs)-1]
+	}
+}
+
+// scanner returns tx's Scanner, which the copier saw it has; a store
+// whose ReadTx has the capability in one View and not in another is
+// broken.
+func scanner(tx ReadTx) Scanner {
+	s, ok := tx.(Scanner)
+	if !ok {
+		panic("messaging: copy: the source's ReadTx is a Scanner in one View and not in another")
+	}
+	return s
 }
 
 func (c *copier) blocks() error {
@@ -378,7 +461,8 @@ func (c *copier) blocks() error {
 			return err
 		}
 		for _, b := range blocks {
-			if err := c.put(kindBlock, func(tx Tx) error { return tx.PutBlock(b) }); err != nil {
+			c.batch.Blocks = append(c.batch.Blocks, b)
+			if err := c.added(); err != nil {
 				return err
 			}
 		}
@@ -406,7 +490,8 @@ func (c *copier) idempotencyKeys() error {
 				continue
 			}
 			c.maxID = max(c.maxID, rec.MessageID)
-			if err := c.put(kindIdempotencyKey, func(tx Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+			c.batch.IdempotencyKeys = append(c.batch.IdempotencyKeys, rec)
+			if err := c.added(); err != nil {
 				return err
 			}
 		}
@@ -448,7 +533,8 @@ func (c *copier) stream(user string) error {
 			return err
 		}
 		for _, ev := range evs {
-			if err := c.put(kindEvent, func(tx Tx) error { return tx.PutEvent(ev) }); err != nil {
+			c.batch.Events = append(c.batch.Events, ev)
+			if err := c.added(); err != nil {
 				return err
 			}
 		}
@@ -465,7 +551,10 @@ func (c *copier) stream(user string) error {
 func Count(ctx context.Context, s Store) (Counts, error) {
 	// A copier without a destination only counts; with a clock at the zero
 	// time it counts every idempotency key, expired or not.
-	c := &copier{ctx: ctx, src: s, opts: CopyOptions{Now: func() time.Time { return time.Time{} }}}
+	c := &copier{ctx: ctx, src: s, opts: CopyOptions{BatchSize: DefaultCopyBatch, Now: func() time.Time { return time.Time{} }}, batch: new(Batch)}
 	err := c.run()
+	if err == nil {
+		err = c.send()
+	}
 	return c.total, wrapf(err, "count records")
 }

@@ -183,6 +183,10 @@ var suite = []struct {
 	{"Streams/RoundTripTrimAndRollBack", testStreamsRoundTrip},
 	{"Streams/ApartFromInboxes", testStreamsApartFromInboxes},
 	{"Streams/ReturnedDataIsACopy", testStreamsIsolation},
+	{"Scanner/Messages", testScannerMessages},
+	{"Scanner/Tombstones", testScannerTombstones},
+	{"Loader/LikePut", testLoaderLikePut},
+	{"Loader/Cancelled", testLoaderCancelled},
 
 	{"Tombstones/ListAndKind", testTombstonesListAndKind},
 	{"Message/MetaRoundTripAndIsolation", testMessageMetaRoundTrip},
