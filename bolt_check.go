@@ -478,9 +478,10 @@ func (c *boltChecker) sideBuckets(tx *bbolt.Tx) error {
 var _ Estimator = (*BoltStore)(nil)
 
 // EstimateRecords estimates from a sample: the exact number of inboxes and
-// streams (a walk of their names), times the mean records of up to 32 of
-// each, spread over the file. A full count would read the whole file; this
-// reads its names and a thirty-second of the rest at most.
+// streams (a walk of their names), times the mean records of at most 32 of
+// each, spread over the file. A full count reads the whole file; this
+// reads the names and the key counts of the sampled buckets. Inboxes of
+// very different sizes make it less exact.
 func (s *BoltStore) EstimateRecords(ctx context.Context) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -519,28 +520,37 @@ func inboxRecords(ob *bbolt.Bucket) int64 {
 	return 1 + convs + rest/2
 }
 
-// sample estimates the records under the nested buckets of b: their number
-// times the mean count of up to 32 of them, evenly spread.
+// sample estimates the records under the nested buckets of b: their
+// number times the mean count of at most 32 of them, evenly spread. It
+// walks the names twice rather than keep them, so its memory does not grow
+// with the number of users.
 func sample(b *bbolt.Bucket, count func(*bbolt.Bucket) int64) int64 {
 	if b == nil {
 		return 0
 	}
-	var names [][]byte
+	n := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v == nil {
-			names = append(names, k)
+			n++
 		}
 	}
-	if len(names) == 0 {
+	if n == 0 {
 		return 0
 	}
 	const samples = 32
-	step := max(1, len(names)/samples)
+	step := (n + samples - 1) / samples
 	var total, sampled int64
-	for i := 0; i < len(names); i += step {
-		total += count(b.Bucket(names[i]))
-		sampled++
+	i := 0
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		if i%step == 0 {
+			total += count(b.Bucket(k))
+			sampled++
+		}
+		i++
 	}
-	return total * int64(len(names)) / sampled
+	return total * int64(n) / sampled
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -284,4 +285,45 @@ func TestBoltCheckContext(t *testing.T) {
 
 	require.NoError(t, s.Close())
 	assert.ErrorIs(t, s.Check(ctx, func(Problem) {}), ErrClosed)
+}
+
+// TestBoltEstimateRecords: the sampled estimate is exact while every
+// bucket is sampled, and near the count when there are more inboxes than
+// samples, of different sizes.
+func TestBoltEstimateRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, users := range []int{3, 30, 300} {
+		t.Run(fmt.Sprint(users, " users"), func(t *testing.T) {
+			s, _ := openTestBolt(t)
+			in := New(s)
+			rng := rand.New(rand.NewPCG(1, uint64(users)))
+			for i := range 20 * users {
+				// Skewed: low-numbered users send and receive more.
+				from := fmt.Sprint("u", rng.IntN(1+rng.IntN(users)))
+				to := fmt.Sprint("u", rng.IntN(users))
+				if from == to {
+					continue
+				}
+				m, err := in.SendMessage(ctx, from, to, fmt.Sprint("m", i))
+				require.NoError(t, err)
+				if i%7 == 0 {
+					c, err := in.Conversation(ctx, from, to)
+					require.NoError(t, err)
+					require.NoError(t, c.DeleteMessage(ctx, m.ID))
+				}
+			}
+			counts, err := Count(ctx, s)
+			require.NoError(t, err)
+			require.Positive(t, counts.Tombstones)
+			est, err := s.EstimateRecords(ctx)
+			require.NoError(t, err)
+			want := counts.Records()
+			if users <= 32 {
+				assert.InDelta(t, want, est, float64(counts.Tombstones), "every inbox sampled: off by tombstones at most")
+			} else {
+				assert.InEpsilon(t, want, est, 0.25, "estimate %d, count %d", est, want)
+			}
+			t.Logf("%d users: estimate %d, count %d", users, est, want)
+		})
+	}
 }

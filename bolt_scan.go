@@ -35,7 +35,7 @@ func (t *boltReadTx) ScanMessages(owner string, after *MessageEntry, limit int) 
 			}
 			m, err := decodeMessage(v)
 			if err != nil {
-				return false, err
+				return false, wrapf(err, "bolt: message in %q/%q", owner, other)
 			}
 			out = append(out, MessageEntry{Owner: owner, Other: string(other), MessageRecord: m})
 		}

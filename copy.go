@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -122,15 +123,22 @@ func Copy(ctx context.Context, dst, src Store, opts *CopyOptions) error {
 	if l, ok := dst.(Loader); ok {
 		load = func(b *Batch) error { return l.Load(ctx, b) }
 	}
+	// halt stops the reader, at its next batch, when the writer fails or
+	// panics (in Load, in Progress), so that it never waits for a writer
+	// that is gone.
+	halt := sync.OnceFunc(func() {
+		close(stop)
+		for range batches {
+		}
+	})
+	defer halt()
 	var err error
 	for b := range batches {
 		if err = ctx.Err(); err == nil {
 			err = load(b)
 		}
 		if err != nil {
-			close(stop) // the reader gives up at its next batch
-			for range batches {
-			}
+			halt()
 			break
 		}
 		progress.Counts.add(b.Counts())
@@ -237,6 +245,15 @@ func (c *copier) send() error {
 		c.total.add(c.batch.Counts())
 		c.batch.reset()
 		return nil
+	}
+	// A stopped writer still drains out: look at stop first, so that the
+	// reader does not read one more batch for nothing.
+	select {
+	case <-c.stop:
+		return errCopyStopped
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	default:
 	}
 	select {
 	case c.out <- c.batch:
@@ -400,7 +417,10 @@ func (c *copier) scanMessages(owner string) error {
 	for {
 		var msgs []MessageEntry
 		if err := c.read(func(tx ReadTx) (err error) {
-			msgs, err = scanner(tx).ScanMessages(owner, after, MaxPageSize)
+			s, err := scanner(tx)
+			if err == nil {
+				msgs, err = s.ScanMessages(owner, after, MaxPageSize)
+			}
 			return err
 		}); err != nil {
 			return err
@@ -423,7 +443,10 @@ func (c *copier) scanTombstones(owner string) error {
 	for {
 		var tombs []TombstoneEntry
 		if err := c.read(func(tx ReadTx) (err error) {
-			tombs, err = scanner(tx).ScanTombstones(owner, after, MaxPageSize)
+			s, err := scanner(tx)
+			if err == nil {
+				tombs, err = s.ScanTombstones(owner, after, MaxPageSize)
+			}
 			return err
 		}); err != nil {
 			return err
@@ -440,15 +463,13 @@ func (c *copier) scanTombstones(owner string) error {
 	}
 }
 
-// scanner returns tx's Scanner, which the copier saw it has; a store
-// whose ReadTx has the capability in one View and not in another is
-// broken.
-func scanner(tx ReadTx) Scanner {
+// scanner returns tx's Scanner, which the copier saw it has.
+func scanner(tx ReadTx) (Scanner, error) {
 	s, ok := tx.(Scanner)
 	if !ok {
-		panic("messaging: copy: the source's ReadTx is a Scanner in one View and not in another")
+		return nil, errors.New("messaging: the source's ReadTx is a Scanner in one View and not in another")
 	}
-	return s
+	return s, nil
 }
 
 func (c *copier) blocks() error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/socialkit/messaging"
 	"github.com/socialkit/messaging/internal/model"
+	"github.com/socialkit/messaging/storetest"
 )
 
 // modelStore builds a store the way users would: the model-based random
@@ -152,7 +153,9 @@ func allEvents(t *testing.T, x *messaging.Inboxes, user string) []messaging.Even
 func TestCopyAcrossStores(t *testing.T) {
 	hops := []storeCase{{name: "bolt", open: openBolt}}
 	hops = append(hops, plainStores()...)
-	hops = append(hops, storeCase{name: "memory", open: func(testing.TB) messaging.Store { return messaging.NewMemoryStore() }})
+	hops = append(hops,
+		storeCase{name: "memory with a Loader", open: func(testing.TB) messaging.Store { return newLoadingStore(0) }},
+		storeCase{name: "memory", open: func(testing.TB) messaging.Store { return messaging.NewMemoryStore() }})
 	for _, seed := range []uint64{1, 2, 3} {
 		src, clock := modelStore(t, seed, 600)
 		prev, route := src, "memory"
@@ -215,4 +218,44 @@ func TestCopyInterrupted(t *testing.T) {
 	got, err := messaging.Count(ctx, dst)
 	require.NoError(t, err)
 	assert.Equal(t, int64(40), got.Records(), "what committed before the cut stays: two transactions")
+}
+
+// loadingStore is a memory store with a Loader that writes each batch in
+// one Update through Batch.Put, or fails the failAt-th: Copy's Loader path
+// and storetest's Loader tests, without PostgreSQL.
+type loadingStore struct {
+	*messaging.MemoryStore
+	loads, failAt int
+}
+
+var errLoad = errors.New("loadingStore: deliberate failure")
+
+func newLoadingStore(failAt int) *loadingStore {
+	return &loadingStore{MemoryStore: messaging.NewMemoryStore(), failAt: failAt}
+}
+
+func (s *loadingStore) Load(ctx context.Context, b *messaging.Batch) error {
+	s.loads++
+	if s.loads == s.failAt {
+		return errLoad
+	}
+	return s.Update(ctx, func(tx messaging.Tx) error { return b.Put(tx) })
+}
+
+func TestLoadingStoreConformance(t *testing.T) {
+	storetest.Run(t, func(*testing.T) messaging.Store { return newLoadingStore(0) })
+}
+
+// A Load that fails ends the copy with its error; what the batches before
+// it wrote stays.
+func TestCopyLoadFails(t *testing.T) {
+	src, _ := modelStore(t, 6, 300)
+	dst := newLoadingStore(3)
+	err := messaging.Copy(ctx, dst, src, &messaging.CopyOptions{BatchSize: 25})
+	require.ErrorIs(t, err, errLoad)
+	assert.ErrorContains(t, err, "the destination holds a partial copy; drop it and copy again")
+	got, err := messaging.Count(ctx, dst)
+	require.NoError(t, err)
+	assert.Equal(t, int64(50), got.Records(), "two batches")
+	assert.Equal(t, 3, dst.loads, "no Load after the one that failed")
 }

@@ -7,13 +7,18 @@ import "context"
 // store can write them in bulk (pgstore: PostgreSQL's COPY).
 //
 // Load writes every record of b in one transaction, all of them or none,
-// with the effect the Tx methods would have had (PutInbox, then
+// with the effect the Tx methods would have had (Batch.Put: PutInbox, then
 // PutConversation, PutMessage, PutTombstone, PutBlock, PutIdempotency and
-// PutEvent, in the order of Batch's fields). Copy calls it only on a store
-// that was empty when the copy began, with records that are not in it yet,
-// and each conversation's record before its messages and tombstones
-// (in the same batch or an earlier one), so a Load need not replace
-// records or check what it writes against what is stored.
+// PutEvent, in the order of Batch's fields). It leaves the ID source
+// alone: Copy calls AdvanceID once all batches are in.
+//
+// Copy calls it only on a store that was empty when the copy began, with
+// records that are not in it yet, an inbox before its conversations and a
+// conversation before its messages and tombstones (in the same batch or an
+// earlier one), so a Load need not replace records or check what it writes
+// against what is stored. b is Copy's: it fills it again once Load
+// returns, so Load must not keep b or its slices. A ctx that is done gives
+// an error that wraps ctx.Err() and writes nothing.
 type Loader interface {
 	Load(ctx context.Context, b *Batch) error
 }
@@ -87,8 +92,16 @@ func (b *Batch) Put(tx Tx) error {
 	return nil
 }
 
-// reset empties b, keeping its slices' room.
+// reset empties b, keeping its slices' room but not the records they
+// held.
 func (b *Batch) reset() {
+	clear(b.Inboxes)
+	clear(b.Conversations)
+	clear(b.Messages)
+	clear(b.Tombstones)
+	clear(b.Blocks)
+	clear(b.IdempotencyKeys)
+	clear(b.Events)
 	*b = Batch{
 		Inboxes: b.Inboxes[:0], Conversations: b.Conversations[:0], Messages: b.Messages[:0],
 		Tombstones: b.Tombstones[:0], Blocks: b.Blocks[:0], IdempotencyKeys: b.IdempotencyKeys[:0],

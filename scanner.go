@@ -9,15 +9,18 @@ package messaging
 type Scanner interface {
 	// ScanMessages returns up to limit messages of owner's inbox, ordered
 	// by Other (bytes), then by (Created, ID) within a conversation,
-	// starting strictly after the position of after (its Other and its
-	// MessageRecord's Key; nil starts at the first). An unknown owner
-	// gives an empty list.
+	// starting strictly after the position of after: its Other and its
+	// MessageRecord's Key, which need not be stored (after.Other need not
+	// name a conversation); after.Owner and the rest are not looked at.
+	// nil starts at the first. An unknown owner gives an empty list. As
+	// with every ReadTx method, what it returns is the caller's, and a
+	// limit <= 0 lists nothing.
 	ScanMessages(owner string, after *MessageEntry, limit int) ([]MessageEntry, error)
 
 	// ScanTombstones returns up to limit tombstones of owner's inbox,
-	// ordered by Other, then by ID, starting strictly after the position
-	// of after (nil starts at the first). An unknown owner gives an empty
-	// list.
+	// ordered by Other (bytes), then by ID, starting strictly after the
+	// position of after: its Other and ID, which need not be stored. nil
+	// starts at the first. An unknown owner gives an empty list.
 	ScanTombstones(owner string, after *TombstoneEntry, limit int) ([]TombstoneEntry, error)
 }
 
