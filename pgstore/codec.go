@@ -259,3 +259,70 @@ type userRow struct {
 	unread          int
 	evFirst, evLast uint64
 }
+
+// rawRow decodes a row's values in PostgreSQL's binary format, in order,
+// without pgx's generic Scan: the pair read, on every send's path, returns
+// a few rows of many columns. The []byte values alias the row's buffer,
+// valid until the next row.
+type rawRow struct {
+	vals [][]byte
+	i    int
+	err  error
+}
+
+var errRawRow = errors.New(prefix + "unexpected binary value in a row")
+
+func (r *rawRow) next(size int) []byte {
+	if r.i >= len(r.vals) {
+		r.err = errRawRow
+		return nil
+	}
+	v := r.vals[r.i]
+	r.i++
+	if size >= 0 && len(v) != size {
+		r.err = errRawRow
+		return nil
+	}
+	return v
+}
+
+func (r *rawRow) int64() int64 {
+	if v := r.next(8); v != nil {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+func (r *rawRow) int32() int32 {
+	if v := r.next(4); v != nil {
+		return int32(binary.BigEndian.Uint32(v))
+	}
+	return 0
+}
+
+func (r *rawRow) int16() int16 {
+	if v := r.next(2); v != nil {
+		return int16(binary.BigEndian.Uint16(v))
+	}
+	return 0
+}
+
+func (r *rawRow) bool() bool {
+	v := r.next(1)
+	return v != nil && v[0] != 0
+}
+
+func (r *rawRow) bytes() []byte { return r.next(-1) }
+
+// decodeRaw fills r from the binary values of a row of convColumns.
+func (c *convRow) decodeRaw(r *rawRow) error {
+	c.owner, c.other = r.bytes(), r.bytes()
+	c.messages, c.unread, c.luNegSec, c.luNegNsec = r.int64(), r.int64(), r.int64(), r.int32()
+	c.firstID, c.maxID, c.readMark, c.peerRM = r.int64(), r.int64(), r.int64(), r.int64()
+	c.lastID, c.lastSender, c.lastRecipient, c.lastTx = r.int64(), r.bytes(), r.bytes(), r.bytes()
+	c.lastSec, c.lastNsec, c.lastMeta, c.lastDeletedUnread = r.int64(), r.int32(), r.bytes(), r.bool()
+	if r.err == nil && r.i != len(r.vals) {
+		r.err = errRawRow
+	}
+	return r.err
+}

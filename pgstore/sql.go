@@ -62,7 +62,7 @@ type queries struct {
 	// Writes, buffered and sent with the next read or the COMMIT.
 	insertUser, updateUser, updateUserLast, deleteUser  string
 	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
-	insertConv, updateConv, deleteConv                  string
+	insertConv, updateConv, updateConvs, deleteConv     string
 	deleteConvMsgs, deleteConvTombs                     string
 	upsertMsgs                                          [maxRows + 1]string // by number of rows
 	insertEvents, upsertEvents                          [maxRows + 1]string
@@ -107,9 +107,14 @@ func newQueries(schema string) queries {
 			" FROM generate_series(1, $3::int) " +
 			"UNION ALL SELECT 1::int2, " + dummyConv("owner", "''::bytea", "unread", "ev_first", "ev_last", "has_inbox") +
 			" FROM {S}.inboxes WHERE owner IN ($1, $2) " +
-			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1) " +
+			// One index lookup per key: an OR of keys makes a bitmap scan,
+			// which costs more.
+			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2 " +
+			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE owner = $2 AND other = $1 " +
 			"UNION ALL SELECT 3::int2, " + dummyConv("owner", "other", "0", "0", "0", "false") +
-			" FROM {S}.blocks WHERE (owner = $1 AND other = $2) OR (owner = $2 AND other = $1)"),
+			" FROM {S}.blocks WHERE owner = $1 AND other = $2 " +
+			"UNION ALL SELECT 3::int2, " + dummyConv("owner", "other", "0", "0", "0", "false") +
+			" FROM {S}.blocks WHERE owner = $2 AND other = $1"),
 		shareRoot:       q("SELECT changes FROM {S}.inbox_set FOR SHARE"),
 		shareInbox:      q("SELECT 1 FROM {S}.inboxes WHERE owner = $1 FOR SHARE"),
 		shareConv:       q("SELECT 1 FROM {S}.conversations WHERE owner = $1 AND other = $2 FOR SHARE"),
@@ -152,6 +157,14 @@ func newQueries(schema string) queries {
 		updateConv: q("UPDATE {S}.conversations SET messages = $3, unread = $4, lu_neg_sec = $5, lu_neg_nsec = $6, first_id = $7, " +
 			"max_id = $8, read_mark = $9, peer_read_mark = $10, last_id = $11, last_sender = $12, last_recipient = $13, " +
 			"last_text = $14, last_sec = $15, last_nsec = $16, last_meta = $17, last_deleted_unread = $18 WHERE owner = $1 AND other = $2"),
+		// Both sides of a conversation in one statement, the rows in the
+		// order of VALUES (a nested loop over them: key order).
+		updateConvs: q("UPDATE {S}.conversations AS c SET messages = v.messages, unread = v.unread, lu_neg_sec = v.lu_neg_sec, " +
+			"lu_neg_nsec = v.lu_neg_nsec, first_id = v.first_id, max_id = v.max_id, read_mark = v.read_mark, " +
+			"peer_read_mark = v.peer_read_mark, last_id = v.last_id, last_sender = v.last_sender, last_recipient = v.last_recipient, " +
+			"last_text = v.last_text, last_sec = v.last_sec, last_nsec = v.last_nsec, last_meta = v.last_meta, " +
+			"last_deleted_unread = v.last_deleted_unread FROM (VALUES " + typedRow(1) + ", " + typedRow(19) + ") AS v(" + convColumns + ") " +
+			"WHERE c.owner = v.owner AND c.other = v.other"),
 		deleteConv:      q("DELETE FROM {S}.conversations WHERE owner = $1 AND other = $2"),
 		deleteConvMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2"),
 		deleteConvTombs: q("DELETE FROM {S}.tombstones WHERE owner = $1 AND other = $2"),
@@ -208,6 +221,23 @@ func newQueries(schema string) queries {
 		qs.upsertEvents[n] = qs.insertEvents[n] + " ON CONFLICT (owner, seq) DO UPDATE SET data = EXCLUDED.data"
 	}
 	return qs
+}
+
+// typedRow is a VALUES row of the columns of a conversation from
+// parameter from on, with their types (VALUES infers none from a table).
+func typedRow(from int) string {
+	types := []string{"bytea", "bytea", "bigint", "bigint", "bigint", "integer", "bigint", "bigint", "bigint", "bigint",
+		"bigint", "bytea", "bytea", "bytea", "bigint", "integer", "bytea", "boolean"}
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s", from+i, t)
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 // params is "$from, ..., $to".

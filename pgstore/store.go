@@ -105,6 +105,7 @@ type Store struct {
 	bg      sync.WaitGroup // View endings still in flight
 	workers sync.WaitGroup // the notifier
 
+	txs   sync.Pool // of *tx: a transaction's maps and buffers, used again
 	stats statCounters
 	// writesBoth: a transaction wrote an event; from then on, a
 	// transaction that reads a pair of users is taken to write both rows
@@ -188,6 +189,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, o Options, owns bool) (*S
 	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema), queue: newInboxQueue(),
 		closing: make(chan struct{}), disableNotify: o.DisableNotify, pollInterval: o.PollInterval}
 	s.notifier.s = s
+	s.txs.New = func() any { return newTx(s, newSession(s, context.Background(), s.q.beginUpdate)) }
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ type convEntry struct {
 	reset          bool // pending: delete its messages and tombstones
 	written, touch bool // touch: a message or tombstone was written in it
 	seen           bool // fn read it, or something in it
+	updatedWith    bool // the flush updated it with the side before it
 
 	dbExists bool // as read from the snapshot, for a run of fn again
 	dbRec    messaging.ConversationRecord
@@ -114,6 +115,32 @@ func newTx(s *Store, ss *session) *tx {
 		dirtyMsgs: make(map[msgKey]bool, 2), dirtyTombs: make(map[msgKey]bool),
 		places: queuePlaces{q: s.queue},
 	}
+}
+
+// reset makes t as newTx made it, keeping what it allocated, for the next
+// Update. Nothing refers to t once its attempt has returned.
+func (t *tx) reset() {
+	ss := t.ss
+	*ss = session{s: ss.s, begin: ss.begin, batch: ss.batch}
+	ss.batch.QueuedQueries = ss.batch.QueuedQueries[:0]
+	clear(t.users)
+	clear(t.convs)
+	clear(t.msgs)
+	clear(t.tombs)
+	clear(t.blocks)
+	clear(t.idems)
+	clear(t.evOps)
+	clear(t.convsOf)
+	clear(t.dirtyUsers)
+	clear(t.dirtyConvs)
+	clear(t.dirtyMsgs)
+	clear(t.dirtyTombs)
+	t.grown = nil
+	t.onCommit = nil
+	t.rootSeen, t.rootTouch = false, false
+	t.ids = idTaker{taken: t.ids.taken[:0]}
+	t.guesses = guesses{pending: t.guesses.pending[:0]}
+	t.places.held = t.places.held[:0]
 }
 
 // ---------------------------------------------------------------------------
@@ -198,7 +225,13 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 		row: func(r pgx.Rows) error {
 			var kind int16
 			var c convRow
-			if err := r.Scan(append([]any{&kind}, c.dest()...)...); err != nil {
+			if binaryRows(r) {
+				raw := rawRow{vals: r.RawValues()}
+				kind = raw.int16()
+				if err := c.decodeRaw(&raw); err != nil {
+					return err
+				}
+			} else if err := r.Scan(append([]any{&kind}, c.dest()...)...); err != nil {
 				return err
 			}
 			switch kind {
@@ -524,3 +557,14 @@ func (t *tx) Tombstones(owner, other string, afterID uint64, limit int) ([]messa
 
 // OnCommit registers f to run after the commit, in commit order.
 func (t *tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
+
+// binaryRows reports whether every column of r comes in the binary format,
+// which rawRow decodes (it does unless the pool uses the simple protocol).
+func binaryRows(r pgx.Rows) bool {
+	for _, fd := range r.FieldDescriptions() {
+		if fd.Format != pgx.BinaryFormatCode {
+			return false
+		}
+	}
+	return true
+}

@@ -239,13 +239,21 @@ func (t *tx) flushSteps(commit bool) []step {
 			e.reset = false
 		}
 	}
-	for _, k := range t.convsInOrder(commit) {
+	keys := t.convsInOrder(commit)
+	for i, k := range keys {
 		if k.other == "" { // all of k.owner's conversations, listed by fn
 			add(step{sql: q.shareInboxConvs, args: []any{[]byte(k.owner)}, row: ignoreRow})
 			continue
 		}
 		c := t.convs[k]
 		switch {
+		case c.put && c.inDB && i+1 < len(keys) && t.updatesConv(keys[i+1]):
+			// This side and the next (a send writes both) in one statement.
+			next := t.convs[keys[i+1]]
+			add(step{sql: q.updateConvs, args: append(convArgs(c.rec), convArgs(next.rec)...), done: nRows(2, "conversations", k)})
+			next.put, next.updatedWith = false, true
+		case c.updatedWith:
+			c.updatedWith = false
 		case c.put && c.inDB:
 			add(step{sql: q.updateConv, args: convArgs(c.rec), done: oneRow("conversation", k)})
 		case c.put:
@@ -464,14 +472,26 @@ func (t *tx) convsInOrder(commit bool) []convKey {
 	return out
 }
 
+// updatesConv reports whether the flush writes the conversation k with an
+// UPDATE.
+func (t *tx) updatesConv(k convKey) bool {
+	c := t.convs[k]
+	return k.other != "" && c.put && c.inDB
+}
+
 func ignoreRow(pgx.Rows) error { return nil }
 
 // oneRow checks that a write to a row the transaction holds locked found
 // it: only a write outside the store's transactions can make it fail.
 func oneRow[K any](what string, key K) func(pgconn.CommandTag) error {
+	return nRows(1, what, key)
+}
+
+// nRows is oneRow for a write of n rows.
+func nRows[K any](n int64, what string, key K) func(pgconn.CommandTag) error {
 	return func(tag pgconn.CommandTag) error {
-		if n := tag.RowsAffected(); n != 1 {
-			return fmt.Errorf("%s %v: %s touched %d rows, not 1: the table was changed outside the store", what, key, tag, n)
+		if got := tag.RowsAffected(); got != n {
+			return fmt.Errorf("%s %v: %s touched %d rows, not %d: the table was changed outside the store", what, key, tag, got, n)
 		}
 		return nil
 	}
