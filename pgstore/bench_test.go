@@ -149,7 +149,7 @@ func BenchmarkSend(b *testing.B) {
 	url := benchURL(b)
 	for _, senders := range []int{1, 16} {
 		b.Run(fmt.Sprintf("impl=pgstore/senders=%d", senders), func(b *testing.B) {
-			benchStore(b, url, senders, -1)
+			benchStore(b, url, senders, -1, pgstore.Options{})
 		})
 		b.Run(fmt.Sprintf("impl=baseline/senders=%d", senders), func(b *testing.B) {
 			schema := pgtest.Schema(b)
@@ -169,17 +169,18 @@ func BenchmarkSend(b *testing.B) {
 
 // BenchmarkSendStreams compares sends with event streams (the default:
 // each send appends an event to both users' streams, and trims them to the
-// last 1000) to sends without.
+// last 1000) to sends without; and with streams, without NOTIFY (no
+// process listens here, so NOTIFY is all cost).
 func BenchmarkSendStreams(b *testing.B) {
 	url := benchURL(b)
 	for _, senders := range []int{1, 16} {
-		for _, streams := range []string{"off", "on"} {
+		for _, streams := range []string{"off", "on", "on-nonotify"} {
 			b.Run(fmt.Sprintf("streams=%s/senders=%d", streams, senders), func(b *testing.B) {
 				history := -1
-				if streams == "on" {
+				if streams != "off" {
 					history = 0
 				}
-				benchStore(b, url, senders, history)
+				benchStore(b, url, senders, history, pgstore.Options{DisableNotify: streams == "on-nonotify"})
 			})
 		}
 	}
@@ -187,8 +188,9 @@ func BenchmarkSendStreams(b *testing.B) {
 
 // benchStore runs senders through a store of its own whose Inboxes keeps
 // history events per user, and reports retries and round trips per send.
-func benchStore(b *testing.B, url string, senders, history int) {
-	s, err := pgstore.Open(context.Background(), url, &pgstore.Options{Schema: pgtest.Schema(b)})
+func benchStore(b *testing.B, url string, senders, history int, opts pgstore.Options) {
+	opts.Schema = pgtest.Schema(b)
+	s, err := pgstore.Open(context.Background(), url, &opts)
 	require.NoError(b, err)
 	defer s.Close()
 	x, err := messaging.NewWithOptions(s, &messaging.Options{EventHistory: history})
@@ -213,6 +215,9 @@ func benchStore(b *testing.B, url string, senders, history int) {
 		return err
 	})
 	after := s.Stats()
+	if history >= 0 && !opts.DisableNotify {
+		b.ReportMetric(float64(after.Notifies-before.Notifies)/float64(b.N), "notifies/op")
+	}
 	b.ReportMetric(float64(after.Attempts-before.Attempts-(after.Updates-before.Updates))/float64(b.N), "retries/op")
 	b.ReportMetric(float64(after.RoundTrips-before.RoundTrips)/float64(b.N), "roundtrips/op")
 }

@@ -258,6 +258,8 @@ type userRow struct {
 	inbox           bool
 	unread          int
 	evFirst, evLast uint64
+	evCount         int64  // events from evFirst to evLast
+	evPhys          uint64 // no event below it is left in the table
 }
 
 // rawRow decodes a row's values in PostgreSQL's binary format, in order,

@@ -16,7 +16,7 @@ const (
 		"peer_read_mark, last_id, last_sender, last_recipient, last_text, last_sec, last_nsec, last_meta, last_deleted_unread"
 	msgColumns     = "owner, other, id, sec, nsec, sender, recipient, text, meta, deleted_unread"
 	msgReadColumns = "id, sec, nsec, sender, recipient, text, meta, deleted_unread"
-	userColumns    = "owner, has_inbox, unread, ev_first, ev_last"
+	userColumns    = "owner, has_inbox, unread, ev_first, ev_last, ev_count, ev_phys"
 	idemColumns    = "sender, key, message_id, created_sec, created_nsec, digest, expires_sec, expires_nsec"
 	// noSeq is Seq 0 (no event) as stored: the smallest bigint.
 	noSeq = "(-9223372036854775807 - 1)"
@@ -60,13 +60,13 @@ type queries struct {
 	events, streams, pollStreams                string
 
 	// Writes, buffered and sent with the next read or the COMMIT.
-	insertUser, updateUser, updateUserLast, deleteUser  string
+	insertUser, updateUser, deleteUser                  string
 	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
 	insertConv, updateConv, updateConvs, deleteConv     string
 	deleteConvMsgs, deleteConvTombs                     string
 	upsertMsgs                                          [maxRows + 1]string // by number of rows
 	insertEvents, upsertEvents                          [maxRows + 1]string
-	trimEvents, trimEventsFix                           string
+	deleteEvents, fixStream                             string
 	deleteMsg, putTomb                                  string
 	insertBlock, deleteBlock                            string
 	insertIdem, upsertIdem, deleteIdem, purgeIdem       string
@@ -105,7 +105,7 @@ func newQueries(schema string) queries {
 		readUsers: q("SELECT " + userColumns + " FROM {S}.inboxes WHERE owner = ANY($1)"),
 		readPair: q("SELECT 0::int2, " + dummyConv("''::bytea", "''::bytea", "nextval('"+seq+"')", "0", "0", "false") +
 			" FROM generate_series(1, $3::int) " +
-			"UNION ALL SELECT 1::int2, " + dummyConv("owner", "''::bytea", "unread", "ev_first", "ev_last", "has_inbox") +
+			"UNION ALL SELECT 1::int2, " + dummyUser +
 			" FROM {S}.inboxes WHERE owner IN ($1, $2) " +
 			// One index lookup per key: an OR of keys makes a bitmap scan,
 			// which costs more.
@@ -123,7 +123,7 @@ func newQueries(schema string) queries {
 
 		readInbox: q("SELECT unread FROM {S}.inboxes WHERE owner = $1 AND has_inbox"),
 		readConv:  q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2"),
-		readUser:  q("SELECT ev_first, ev_last FROM {S}.inboxes WHERE owner = $1"),
+		readUser:  q("SELECT ev_first, ev_last, ev_count, ev_phys FROM {S}.inboxes WHERE owner = $1"),
 
 		users:      q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND has_inbox ORDER BY owner LIMIT $2"),
 		convs:      q("SELECT " + convColumns + " FROM {S}.conversations WHERE owner = $1 ORDER BY lu_neg_sec, lu_neg_nsec, other LIMIT $2"),
@@ -135,20 +135,23 @@ func newQueries(schema string) queries {
 		msgsDesc: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 ORDER BY sec DESC, nsec DESC, id DESC LIMIT $3"),
 		msgsDescAfter: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND (sec, nsec, id) < ($3, $4, $5) " +
 			"ORDER BY sec DESC, nsec DESC, id DESC LIMIT $6"),
-		msgsByID:    q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
-		tombRead:    q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
-		tombs:       q("SELECT id, retracted FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
-		blocked:     q("SELECT EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2)"),
-		blocks:      q("SELECT owner, other FROM {S}.blocks WHERE (owner, other) > ($1, $2) ORDER BY owner, other LIMIT $3"),
-		idem:        q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
-		idems:       q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE (sender, key) > ($1, $2) ORDER BY sender, key LIMIT $3"),
-		events:      q("SELECT seq, data FROM {S}.events WHERE owner = $1 AND seq > $2 ORDER BY seq LIMIT $3"),
+		msgsByID: q("SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		tombRead: q("SELECT EXISTS (SELECT 1 FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3)"),
+		tombs:    q("SELECT id, retracted FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id > $3 ORDER BY id LIMIT $4"),
+		blocked:  q("SELECT EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2)"),
+		blocks:   q("SELECT owner, other FROM {S}.blocks WHERE (owner, other) > ($1, $2) ORDER BY owner, other LIMIT $3"),
+		idem:     q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
+		idems:    q("SELECT " + idemColumns + " FROM {S}.idempotency WHERE (sender, key) > ($1, $2) ORDER BY sender, key LIMIT $3"),
+		// Events below the stream's first are deleted, if not yet from
+		// the table (streams.go).
+		events: q("SELECT seq, data FROM {S}.events WHERE owner = $1 AND seq > $2 " +
+			"AND seq >= (SELECT ev_first FROM {S}.inboxes WHERE owner = $1) ORDER BY seq LIMIT $3"),
 		streams:     q("SELECT owner FROM {S}.inboxes WHERE owner > $1 AND ev_last <> " + noSeq + " ORDER BY owner LIMIT $2"),
 		pollStreams: q("SELECT owner, ev_last FROM {S}.inboxes WHERE owner = ANY($1) AND ev_last <> " + noSeq),
 
-		insertUser:       q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5)"),
-		updateUser:       q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5 WHERE owner = $1"),
-		updateUserLast:   q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_last = $4 WHERE owner = $1"),
+		insertUser: q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+		updateUser: q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5, ev_count = $6, ev_phys = $7 " +
+			"WHERE owner = $1"),
 		deleteUser:       q("DELETE FROM {S}.inboxes WHERE owner = $1"),
 		deleteInboxConvs: q("DELETE FROM {S}.conversations WHERE owner = $1"),
 		deleteInboxMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1"),
@@ -178,14 +181,14 @@ func newQueries(schema string) queries {
 			"ON CONFLICT (sender, key) DO UPDATE SET message_id = EXCLUDED.message_id, created_sec = EXCLUDED.created_sec, " +
 			"created_nsec = EXCLUDED.created_nsec, digest = EXCLUDED.digest, expires_sec = EXCLUDED.expires_sec, " +
 			"expires_nsec = EXCLUDED.expires_nsec"),
-		deleteIdem: q("DELETE FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
-		purgeIdem:  q("SELECT gone_sender, gone_key FROM {S}.purge_idempotency($1, $2, $3)"),
-		// A trim whose new first event the transaction knows, and one that
-		// finds it, past the deleted ones (which it skips in the index).
-		trimEvents: q("DELETE FROM {S}.events WHERE owner = $1 AND seq BETWEEN $2 AND $3"),
-		trimEventsFix: q("WITH gone AS (DELETE FROM {S}.events WHERE owner = $1 AND seq BETWEEN $2 AND $3) " +
-			"UPDATE {S}.inboxes SET ev_first = coalesce((SELECT min(seq) FROM {S}.events WHERE owner = $1 AND seq > $3), " + noSeq + ") " +
-			"WHERE owner = $1"),
+		deleteIdem:   q("DELETE FROM {S}.idempotency WHERE sender = $1 AND key = $2"),
+		purgeIdem:    q("SELECT gone_sender, gone_key FROM {S}.purge_idempotency($1, $2, $3)"),
+		deleteEvents: q("DELETE FROM {S}.events WHERE owner = $1 AND seq BETWEEN $2 AND $3"),
+		// The bounds of a stream whose events hide none (streams.go),
+		// found from its events.
+		fixStream: q("UPDATE {S}.inboxes SET ev_first = coalesce((SELECT min(seq) FROM {S}.events WHERE owner = $1), " + noSeq + "), " +
+			"ev_count = (SELECT count(*) FROM {S}.events WHERE owner = $1), " +
+			"ev_phys = coalesce((SELECT min(seq) FROM {S}.events WHERE owner = $1), " + noSeq + ") WHERE owner = $1"),
 		touchRoot:  q("UPDATE {S}.inbox_set SET changes = changes + 1"),
 		touchInbox: q("UPDATE {S}.inboxes SET unread = unread WHERE owner = $1"),
 		touchConv:  q("UPDATE {S}.conversations SET messages = messages WHERE owner = $1 AND other = $2"),
@@ -203,11 +206,13 @@ func newQueries(schema string) queries {
 		checkCountsInRange: q("SELECT c.owner, c.other FROM {S}.conversations c WHERE c.messages < 0 OR c.unread < 0 " +
 			"OR c.unread > c.messages OR c.lu_neg_nsec NOT BETWEEN -999999999 AND 0 ORDER BY c.owner, c.other LIMIT 100"),
 		checkInboxSetRows: q("SELECT count(*) FROM {S}.inbox_set"),
-		// User rows whose stream bounds are not those of its events, and
-		// events of users without a row.
-		checkStreamBounds: q("SELECT i.owner FROM {S}.inboxes i LEFT JOIN LATERAL (SELECT min(seq) AS lo, max(seq) AS hi " +
-			"FROM {S}.events e WHERE e.owner = i.owner) b ON true " +
-			"WHERE (i.ev_first, i.ev_last) IS DISTINCT FROM (coalesce(b.lo, " + noSeq + "), coalesce(b.hi, " + noSeq + ")) " +
+		// User rows whose stream bounds are not those of its events (the
+		// events from ev_first on; those below are deleted), and events
+		// of users without a row.
+		checkStreamBounds: q("SELECT i.owner FROM {S}.inboxes i LEFT JOIN LATERAL (SELECT min(seq) AS lo, max(seq) AS hi, count(*) AS n " +
+			"FROM {S}.events e WHERE e.owner = i.owner AND e.seq >= i.ev_first) b ON true " +
+			"WHERE (i.ev_first, i.ev_last, i.ev_count) IS DISTINCT FROM (coalesce(b.lo, " + noSeq + "), coalesce(b.hi, " + noSeq + "), b.n) " +
+			"OR i.ev_phys > i.ev_first OR EXISTS (SELECT 1 FROM {S}.events e WHERE e.owner = i.owner AND e.seq < i.ev_phys) " +
 			"OR (NOT i.has_inbox AND i.unread <> 0) OR (NOT i.has_inbox AND b.hi IS NULL) " +
 			"UNION ALL SELECT DISTINCT e.owner FROM {S}.events e WHERE NOT EXISTS (SELECT 1 FROM {S}.inboxes i WHERE i.owner = e.owner) " +
 			"ORDER BY 1 LIMIT 100"),
@@ -263,6 +268,13 @@ func rows(n, cols int) string {
 	}
 	return b.String()
 }
+
+// dummyUser is a user row in the columns of a conversation row, for
+// readPair: unread in messages, the stream's first, last, count and
+// lowest kept event in first_id, max_id, read_mark and peer_read_mark,
+// has_inbox in last_deleted_unread.
+const dummyUser = "owner, ''::bytea, unread, 0::bigint, 0::bigint, 0::int4, ev_first, ev_last, ev_count, ev_phys, " +
+	"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4, NULL::bytea, has_inbox"
 
 // dummyConv fills the columns of a conversation row for the rows of
 // readPair that are not conversations: owner and other, a bigint in

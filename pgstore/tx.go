@@ -21,11 +21,11 @@ import (
 // while either does.
 type userEntry struct {
 	userRow
-	// firstUnknown: a trim of the stream left its first event where only
-	// the database knows (the trim statement writes it into the row).
-	firstUnknown bool
-	inDB         bool // the row exists as of the last pipeline sent
-	dirty        bool // pending: write the row (insert, update or delete)
+	// unknown: the stream's first event and count are known only to the
+	// database, which finds them from the events (streams.go).
+	unknown bool
+	inDB    bool // the row exists as of the last pipeline sent
+	dirty   bool // pending: write the row (insert, update or delete)
 	// pending: delete its conversations, messages and tombstones, before
 	// any write of the transaction that comes after the DeleteInbox.
 	reset   bool
@@ -170,11 +170,11 @@ func (t *tx) userSteps(owners ...string) []step {
 		row: func(r pgx.Rows) error {
 			var owner []byte
 			var row userRow
-			var unread, first, last int64
-			if err := r.Scan(&owner, &row.inbox, &unread, &first, &last); err != nil {
+			var unread, first, last, phys int64
+			if err := r.Scan(&owner, &row.inbox, &unread, &first, &last, &row.evCount, &phys); err != nil {
 				return err
 			}
-			row.unread, row.evFirst, row.evLast = int(unread), decodeID(first), decodeID(last)
+			row.unread, row.evFirst, row.evLast, row.evPhys = int(unread), decodeID(first), decodeID(last), decodeID(phys)
 			found[string(owner)] = row
 			return nil
 		},
@@ -239,7 +239,7 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 				ids = append(ids, c.messages)
 			case 1:
 				users[string(c.owner)] = userRow{inbox: c.lastDeletedUnread, unread: int(c.messages),
-					evFirst: decodeID(c.firstID), evLast: decodeID(c.maxID)}
+					evFirst: decodeID(c.firstID), evLast: decodeID(c.maxID), evCount: c.readMark, evPhys: decodeID(c.peerRM)}
 			case 2:
 				rec, err := c.record()
 				if err != nil {

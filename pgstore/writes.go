@@ -211,11 +211,8 @@ func (t *tx) flushSteps(commit bool) []step {
 		e := t.users[o]
 		switch need := e.needed(); {
 		case e.dirty && need:
-			args := []any{[]byte(o), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast)}
+			args := []any{[]byte(o), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast), e.evCount, encodeID(e.evPhys)}
 			switch {
-			case e.inDB && e.firstUnknown: // the trim writes ev_first
-				args = append(args[:3], args[4])
-				add(step{sql: q.updateUserLast, args: args, done: oneRow("user", o)})
 			case e.inDB:
 				add(step{sql: q.updateUser, args: args, done: oneRow("user", o)})
 			default:
@@ -364,76 +361,6 @@ func (t *tx) flushIdems(commit bool, add func(step)) {
 			e.dirty, e.dbKnown, e.inDB = false, true, true
 		}
 	}
-}
-
-// flushEvents writes the events: first the puts that come before any trim
-// of their stream, as multi-row INSERTs over all streams, then each
-// stream's remaining writes in order. A trim after which the transaction
-// does not know the stream's first event finds it and writes it into the
-// user's row.
-func (t *tx) flushEvents(add func(step)) {
-	if len(t.evOps) == 0 {
-		return
-	}
-	q := &t.s.q
-	users := slices.Sorted(maps.Keys(t.evOps))
-	var ins, ups []any
-	putRows := func(final bool) {
-		for _, b := range []*[]any{&ins, &ups} {
-			if n := len(*b) / evCols; n == maxRows || final && n > 0 {
-				sql := q.insertEvents[n]
-				if b == &ups {
-					sql = q.upsertEvents[n]
-				}
-				add(step{sql: sql, args: *b})
-				*b = nil
-			}
-		}
-	}
-	put := func(op evOp) {
-		row := []any{[]byte(op.rec.User), encodeID(op.rec.Seq), op.rec.Data}
-		if op.insert {
-			ins = append(ins, row...)
-		} else {
-			ups = append(ups, row...)
-		}
-		putRows(false)
-	}
-	rest := make(map[string][]evOp, len(users))
-	for _, u := range users {
-		ops := t.evOps[u]
-		i := 0
-		for i < len(ops) && !ops[i].trim {
-			put(ops[i])
-			i++
-		}
-		rest[u] = ops[i:]
-	}
-	putRows(true)
-	for _, u := range users {
-		ops := rest[u]
-		fix := t.users[u].firstUnknown && len(ops) > 0 // ops starts with a trim
-		for i, op := range ops {
-			if !op.trim {
-				put(op)
-				putRows(true)
-				continue
-			}
-			args := []any{[]byte(u), encodeID(op.from), encodeID(op.to)}
-			if fix && i == len(ops)-1 {
-				add(step{sql: q.trimEventsFix, args: args})
-				fix = false
-			} else {
-				add(step{sql: q.trimEvents, args: args})
-			}
-		}
-		if fix {
-			// A put after the last trim: the first event is found over the
-			// whole stream.
-			add(step{sql: q.trimEventsFix, args: []any{[]byte(u), encodeID(0), encodeID(0)}})
-		}
-	}
-	clear(t.evOps)
 }
 
 // usersInOrder returns, sorted, the owners of the user rows with buffered
