@@ -58,6 +58,8 @@ type queries struct {
 	blocked, blocks                             string
 	idem, idems                                 string
 	events, streams, pollStreams                string
+	pageCursor                                  string
+	pageAfter                                   [2]string // ascending, descending
 
 	// Writes, buffered and sent with the next read or the COMMIT.
 	insertUser, updateUser, deleteUser                  string
@@ -217,6 +219,22 @@ func newQueries(schema string) queries {
 			"UNION ALL SELECT DISTINCT e.owner FROM {S}.events e WHERE NOT EXISTS (SELECT 1 FROM {S}.inboxes i WHERE i.owner = e.owner) " +
 			"ORDER BY 1 LIMIT 100"),
 	}
+	// The position of a page's cursor, as Conversation.page finds it
+	// (pager.go): the message here (kind 1), its tombstone (2), the other
+	// side's copy (3). Selecting sender keeps the lookups on the primary
+	// keys (an index-only scan of messages_by_created would read the whole
+	// conversation for an id).
+	qs.pageCursor = q("SELECT 1::int2, sec, nsec, id, sender FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3 " +
+		"UNION ALL SELECT 2::int2, 0::bigint, 0::int4, id, ''::bytea FROM {S}.tombstones WHERE owner = $1 AND other = $2 AND id = $3 " +
+		"UNION ALL SELECT 3::int2, sec, nsec, id, sender FROM {S}.messages WHERE owner = $2 AND other = $1 AND id = $3")
+	cursor := "WITH k AS MATERIALIZED (SELECT sec, nsec, id FROM (" +
+		"SELECT 1 AS pri, sec, nsec, id, sender FROM {S}.messages WHERE owner = $1 AND other = $2 AND id = $3 " +
+		"UNION ALL SELECT 2, m.sec, m.nsec, m.id, m.sender FROM {S}.messages m WHERE m.owner = $2 AND m.other = $1 AND m.id = $3 " +
+		"AND EXISTS (SELECT 1 FROM {S}.tombstones t WHERE t.owner = $1 AND t.other = $2 AND t.id = $3)) c ORDER BY pri LIMIT 1) " +
+		"SELECT " + msgReadColumns + " FROM {S}.messages WHERE owner = $1 AND other = $2 " +
+		"AND (sec, nsec, id) %s ((SELECT sec FROM k), (SELECT nsec FROM k), (SELECT id FROM k)) ORDER BY %s LIMIT $4"
+	qs.pageAfter[0] = q(fmt.Sprintf(cursor, ">", "sec, nsec, id"))
+	qs.pageAfter[1] = q(fmt.Sprintf(cursor, "<", "sec DESC, nsec DESC, id DESC"))
 	for n := 1; n <= maxRows; n++ {
 		qs.upsertMsgs[n] = q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES " + rows(n, msgCols) +
 			" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
