@@ -204,7 +204,15 @@ func (t *tx) DeleteIdempotencies(before time.Time, limit int) (int, error) {
 			return nil
 		},
 	}
-	if err := t.run(append(t.flushSteps(false), st)...); err != nil {
+	// Only the buffered idempotency records go first (the purge may delete
+	// them): the other writes stay buffered for the commit pipeline, which
+	// takes their locks in the common order (doc.go, "Deadlocks").
+	var steps []step
+	t.flushIdems(false, func(st step) {
+		st.write = true
+		steps = append(steps, st)
+	})
+	if err := t.run(append(steps, st)...); err != nil {
 		return 0, wrapf(err, "delete expired idempotency records")
 	}
 	for _, k := range gone {

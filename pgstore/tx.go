@@ -9,6 +9,7 @@ package pgstore
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -490,18 +491,39 @@ func (t *tx) Message(owner, other string, id uint64) (messaging.MessageRecord, e
 	return rec, nil
 }
 
+// Messages reads the page from the database, and lays the transaction's
+// buffered writes of the conversation's messages over it: they stay
+// buffered, so that package messaging, which reads the newest message
+// after deleting one, sends no write before its commit pipeline (whose
+// locks go in one order: doc.go, "Deadlocks").
 func (t *tx) Messages(owner, other string, after *messaging.MessageKey, reverse bool, limit int) ([]messaging.MessageRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	k := convKey{owner, other}
-	var out []messaging.MessageRecord
-	if c := t.convs[k]; c == nil || c.exists {
-		if err := t.run(append(t.readSteps(owner, other), t.s.msgsStep(k, after, reverse, limit, &out))...); err != nil {
-			return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	inRange := func(m messaging.MessageRecord) bool {
+		switch c := m.Key().Compare(*after); {
+		case reverse:
+			return c < 0
+		default:
+			return c > 0
 		}
 	}
-	t.seeConv(k)
+	if after == nil {
+		inRange = func(messaging.MessageRecord) bool { return true }
+	}
+	cmp := func(a, b messaging.MessageRecord) int {
+		if reverse {
+			return b.Key().Compare(a.Key())
+		}
+		return a.Key().Compare(b.Key())
+	}
+	out, err := t.overlaid(k, limit, inRange, cmp, func(n int, out *[]messaging.MessageRecord) step {
+		return t.s.msgsStep(k, after, reverse, n, out)
+	})
+	if err != nil {
+		return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	}
 	return out, nil
 }
 
@@ -510,14 +532,67 @@ func (t *tx) MessagesByID(owner, other string, afterID uint64, limit int) ([]mes
 		return nil, nil
 	}
 	k := convKey{owner, other}
+	out, err := t.overlaid(k, limit, func(m messaging.MessageRecord) bool { return m.ID > afterID },
+		func(a, b messaging.MessageRecord) int { return cmpUint64(a.ID, b.ID) },
+		func(n int, out *[]messaging.MessageRecord) step { return t.s.msgsByIDStep(k, afterID, n, out) })
+	if err != nil {
+		return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	}
+	return out, nil
+}
+
+// overlaid reads up to limit messages of the conversation k that inRange
+// selects, in cmp's order: those of the database (read by the step that
+// read makes, for up to n of them) that the transaction has not written,
+// and those it has written and not deleted. Reading n = limit + the number
+// written leaves at least limit after those are dropped, or all there are.
+// A conversation deleted by a write not sent yet is read after it.
+func (t *tx) overlaid(k convKey, limit int, inRange func(messaging.MessageRecord) bool,
+	cmp func(a, b messaging.MessageRecord) int, read func(n int, out *[]messaging.MessageRecord) step) ([]messaging.MessageRecord, error) {
 	var out []messaging.MessageRecord
-	if c := t.convs[k]; c == nil || c.exists {
-		if err := t.run(append(t.readSteps(owner, other), t.s.msgsByIDStep(k, afterID, limit, &out))...); err != nil {
-			return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	c := t.convs[k]
+	if c != nil && !c.exists {
+		t.seeConv(k)
+		return nil, nil
+	}
+	if c != nil && c.reset || t.users[k.owner] != nil && t.users[k.owner].reset {
+		if err := t.run(append(t.readSteps(k.owner, k.other), read(limit, &out))...); err != nil {
+			return nil, err
+		}
+		t.seeConv(k)
+		return out, nil
+	}
+	var written []msgKey
+	for mk := range t.dirtyMsgs {
+		if mk.conv == k {
+			written = append(written, mk)
 		}
 	}
+	if err := t.run(append(t.pairSteps(k.owner, k.other, 0), read(limit+len(written), &out))...); err != nil {
+		return nil, err
+	}
 	t.seeConv(k)
-	return out, nil
+	if len(written) == 0 {
+		return out, nil
+	}
+	out = slices.DeleteFunc(out, func(m messaging.MessageRecord) bool { return t.dirtyMsgs[msgKey{k, m.ID}] })
+	for _, mk := range written {
+		if e := t.msgs[mk]; e.put && inRange(e.rec) {
+			out = append(out, cloneMsg(e.rec))
+		}
+	}
+	slices.SortFunc(out, cmp)
+	return out[:min(len(out), limit)], nil
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func (t *tx) Deleted(owner, other string, id uint64) (bool, error) {
