@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,90 @@ func streamState(t *testing.T, s messaging.Store, user string) streamSnapshot {
 	}))
 	assert.Equal(t, [2]uint64{st.first, st.last}, [2]uint64{inUpdate.first, inUpdate.last})
 	return st
+}
+
+// TestOwnWritesAgainstMemory: inside one transaction, random puts and
+// deletes of messages interleaved with reads of the conversation's
+// messages (which lay the buffered writes over what the database holds)
+// read the same as in a MemoryStore, and leave the same records.
+func TestOwnWritesAgainstMemory(t *testing.T) {
+	ctx := context.Background()
+	pg := openStore(t)
+	mem := messaging.NewMemoryStore()
+	defer mem.Close()
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	setup := func(tx messaging.Tx) error {
+		for _, o := range []string{"ann", "bob"} {
+			if err := tx.PutInbox(messaging.InboxRecord{Owner: o}); err != nil {
+				return err
+			}
+		}
+		return tx.PutConversation(messaging.ConversationRecord{Owner: "ann", Other: "bob", FirstID: 1})
+	}
+	require.NoError(t, mem.Update(ctx, setup))
+	require.NoError(t, pg.Update(ctx, setup))
+	r := rand.New(rand.NewPCG(3, 4))
+	txs := 150
+	if testing.Short() {
+		txs = 30
+	}
+	for i := range txs {
+		seed := r.Uint64()
+		var reads [2][]string
+		for si, s := range []messaging.Store{mem, pg} {
+			rr := rand.New(rand.NewPCG(seed, 0))
+			err := s.Update(ctx, func(tx messaging.Tx) error {
+				reads[si] = nil
+				for range 1 + rr.IntN(8) {
+					id := uint64(1 + rr.IntN(30))
+					switch rr.IntN(4) {
+					case 0:
+						m := messaging.MessageRecord{ID: id, Sender: "ann", Recipient: "bob", Text: fmt.Sprint(i),
+							Created: base.Add(time.Duration(rr.IntN(10)) * time.Second)}
+						if err := tx.PutMessage("ann", "bob", m); err != nil {
+							return err
+						}
+					case 1:
+						err := tx.DeleteMessage("ann", "bob", id)
+						reads[si] = append(reads[si], fmt.Sprint("delete ", id, ": ", errors.Is(err, messaging.ErrNotFound)))
+						if err != nil && !errors.Is(err, messaging.ErrNotFound) {
+							return err
+						}
+					case 2:
+						var after *messaging.MessageKey
+						if rr.IntN(2) == 0 {
+							after = &messaging.MessageKey{Created: base.Add(time.Duration(rr.IntN(10)) * time.Second), ID: uint64(rr.IntN(30))}
+						}
+						msgs, err := tx.Messages("ann", "bob", after, rr.IntN(2) == 0, 1+rr.IntN(6))
+						if err != nil {
+							return err
+						}
+						reads[si] = append(reads[si], fmt.Sprint(msgs))
+					default:
+						msgs, err := tx.MessagesByID("ann", "bob", uint64(rr.IntN(30)), 1+rr.IntN(6))
+						if err != nil {
+							return err
+						}
+						reads[si] = append(reads[si], fmt.Sprint(msgs))
+					}
+				}
+				if rr.IntN(6) == 0 {
+					return errors.New("roll back")
+				}
+				return nil
+			})
+			if err != nil && err.Error() != "roll back" {
+				require.NoError(t, err)
+			}
+		}
+		require.Equal(t, reads[0], reads[1], "transaction %d", i)
+		var all [2][]messaging.MessageRecord
+		for si, s := range []messaging.Store{mem, pg} {
+			require.NoError(t, s.View(ctx, func(tx messaging.ReadTx) (err error) {
+				all[si], err = tx.Messages("ann", "bob", nil, false, 1000)
+				return err
+			}))
+		}
+		require.Equal(t, all[0], all[1], "after transaction %d", i)
+	}
 }
