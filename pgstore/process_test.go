@@ -331,6 +331,7 @@ func TestSIGKILLClient(t *testing.T) {
 		total += len(acks)
 		assertAcked(t, s, acks)
 		assertSound(t, x)
+		assertStreams(t, s)
 	}
 	t.Logf("5 rounds, %d acknowledged sends checked", total)
 }
