@@ -39,10 +39,11 @@ type queries struct {
 	// the commit pipeline takes on what the transaction read but did not
 	// write (see doc.go, "Isolation").
 	readUsers string // $1 owners: their user rows
-	// readPair reads a pair of users whole, as rows of a kind and the
-	// columns of a conversation: $3 new message IDs (kind 0), the user rows
-	// of $1 and $2 (kind 1), both sides of their conversation (kind 2),
-	// the blocks between them (kind 3).
+	// readPair reads a pair of users whole, in one row: the user rows of
+	// $1 and $2, both sides of their conversation (NULLs where there is
+	// none), whether each blocks the other, and a new message ID if $3 is
+	// not 0. One row of joins costs the server less to set up than a
+	// union of rows of one shape.
 	readPair                         string
 	shareRoot, shareInbox, shareConv string
 	shareInboxConvs                  string // $1 owner: all its conversations
@@ -105,18 +106,13 @@ func newQueries(schema string) queries {
 		stamp:     "SELECT nextval('" + seqName(schema, "commit_order") + "')",
 
 		readUsers: q("SELECT " + userColumns + " FROM {S}.inboxes WHERE owner = ANY($1)"),
-		readPair: q("SELECT 0::int2, " + dummyConv("''::bytea", "''::bytea", "nextval('"+seq+"')", "0", "0", "false") +
-			" FROM generate_series(1, $3::int) " +
-			"UNION ALL SELECT 1::int2, " + dummyUser +
-			" FROM {S}.inboxes WHERE owner IN ($1, $2) " +
-			// One index lookup per key: an OR of keys makes a bitmap scan,
-			// which costs more.
-			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE owner = $1 AND other = $2 " +
-			"UNION ALL SELECT 2::int2, " + convColumns + " FROM {S}.conversations WHERE owner = $2 AND other = $1 " +
-			"UNION ALL SELECT 3::int2, " + dummyConv("owner", "other", "0", "0", "0", "false") +
-			" FROM {S}.blocks WHERE owner = $1 AND other = $2 " +
-			"UNION ALL SELECT 3::int2, " + dummyConv("owner", "other", "0", "0", "0", "false") +
-			" FROM {S}.blocks WHERE owner = $2 AND other = $1"),
+		readPair: q("SELECT " + userColumnsOf("ua") + ", " + userColumnsOf("ub") + ", " + columnsOf("cab", convColumns) + ", " +
+			columnsOf("cba", convColumns) + ", EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $1 AND other = $2), " +
+			"EXISTS (SELECT 1 FROM {S}.blocks WHERE owner = $2 AND other = $1), " +
+			"CASE WHEN $3::int > 0 THEN nextval('" + seq + "') END FROM (SELECT) AS one " +
+			"LEFT JOIN {S}.inboxes ua ON ua.owner = $1 LEFT JOIN {S}.inboxes ub ON ub.owner = $2 " +
+			"LEFT JOIN {S}.conversations cab ON cab.owner = $1 AND cab.other = $2 " +
+			"LEFT JOIN {S}.conversations cba ON cba.owner = $2 AND cba.other = $1"),
 		shareRoot:       q("SELECT changes FROM {S}.inbox_set FOR SHARE"),
 		shareInbox:      q("SELECT 1 FROM {S}.inboxes WHERE owner = $1 FOR SHARE"),
 		shareConv:       q("SELECT 1 FROM {S}.conversations WHERE owner = $1 AND other = $2 FOR SHARE"),
@@ -287,20 +283,18 @@ func rows(n, cols int) string {
 	return b.String()
 }
 
-// dummyUser is a user row in the columns of a conversation row, for
-// readPair: unread in messages, the stream's first, last, count and
-// lowest kept event in first_id, max_id, read_mark and peer_read_mark,
-// has_inbox in last_deleted_unread.
-const dummyUser = "owner, ''::bytea, unread, 0::bigint, 0::bigint, 0::int4, ev_first, ev_last, ev_count, ev_phys, " +
-	"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4, NULL::bytea, has_inbox"
+// columnsOf qualifies each of the comma-separated columns with table.
+func columnsOf(table, columns string) string {
+	cols := strings.Split(columns, ", ")
+	for i, c := range cols {
+		cols[i] = table + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
 
-// dummyConv fills the columns of a conversation row for the rows of
-// readPair that are not conversations: owner and other, a bigint in
-// messages, two more in first_id and max_id, a boolean in
-// last_deleted_unread.
-func dummyConv(owner, other, n, first, maxID, flag string) string {
-	return owner + ", " + other + ", " + n + ", 0::bigint, 0::bigint, 0::int4, " + first + ", " + maxID + ", 0::bigint, 0::bigint, " +
-		"0::bigint, ''::bytea, ''::bytea, ''::bytea, 0::bigint, 0::int4, NULL::bytea, " + flag
+// userColumnsOf is the columns of a user row after its owner, qualified.
+func userColumnsOf(table string) string {
+	return columnsOf(table, strings.TrimPrefix(userColumns, "owner, "))
 }
 
 // seqName is the name of a sequence of the schema, quoted for a string

@@ -210,61 +210,70 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 	default:
 		t.places.enter([]string{owner}, []string{other})
 	}
-	users := make(map[string]userRow, 2)
-	convs := make(map[convKey]messaging.ConversationRecord, 2)
-	blocks := make(map[messaging.Block]bool, 2)
-	var ids []int64
+	var users [2]*userRow
+	var convs [2]*messaging.ConversationRecord
+	var blocks [2]bool
+	var id int64
 	return []step{{
 		sql:  t.s.q.readPair,
 		args: []any{[]byte(owner), []byte(other), spare},
 		reset: func() {
-			clear(users)
-			clear(convs)
-			clear(blocks)
-			ids = ids[:0]
+			users, convs, blocks, id = [2]*userRow{}, [2]*messaging.ConversationRecord{}, [2]bool{}, 0
 		},
 		row: func(r pgx.Rows) error {
-			var kind int16
-			var c convRow
-			if binaryRows(r) {
-				raw := rawRow{vals: r.RawValues()}
-				kind = raw.int16()
-				if err := c.decodeRaw(&raw); err != nil {
-					return err
-				}
-			} else if err := r.Scan(append([]any{&kind}, c.dest()...)...); err != nil {
+			vals, err := rawValues(r)
+			if err != nil {
 				return err
 			}
-			switch kind {
-			case 0:
-				ids = append(ids, c.messages)
-			case 1:
-				users[string(c.owner)] = userRow{inbox: c.lastDeletedUnread, unread: int(c.messages),
-					evFirst: decodeID(c.firstID), evLast: decodeID(c.maxID), evCount: c.readMark, evPhys: decodeID(c.peerRM)}
-			case 2:
-				rec, err := c.record()
-				if err != nil {
-					return err
+			raw := rawRow{vals: vals}
+			for i := range users {
+				if !raw.null(6) {
+					users[i] = new(userRow)
+					if err := users[i].decodeRaw(&raw); err != nil {
+						return err
+					}
 				}
-				convs[convKey{rec.Owner, rec.Other}] = rec
-			default:
-				blocks[messaging.Block{User: string(c.owner), Other: string(c.other)}] = true
 			}
-			return nil
+			for i := range convs {
+				if !raw.null(18) {
+					var c convRow
+					if err := c.decodeRaw(&raw); err != nil {
+						return err
+					}
+					rec, err := c.record()
+					if err != nil {
+						return err
+					}
+					convs[i] = &rec
+				}
+			}
+			blocks[0], blocks[1] = raw.bool(), raw.bool()
+			if !raw.null(1) {
+				id = raw.int64()
+			}
+			return raw.end()
 		},
 		done: func(pgconn.CommandTag) error {
-			t.ids.took(ids)
-			for _, o := range []string{owner, other} {
+			if id != 0 {
+				t.ids.took([]int64{id})
+			}
+			for i, o := range []string{owner, other} {
 				if t.users[o] == nil {
-					row, ok := users[o]
-					e := readUser(ok, row)
+					var row userRow
+					if users[i] != nil {
+						row = *users[i]
+					}
+					e := readUser(users[i] != nil, row)
 					t.users[o] = &e
 				}
 			}
-			for _, key := range []convKey{k, back} {
+			for i, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
-					rec, ok := convs[key]
-					e := readConv(ok, rec)
+					var rec messaging.ConversationRecord
+					if convs[i] != nil {
+						rec = *convs[i]
+					}
+					e := readConv(convs[i] != nil, rec)
 					if t.users[key.owner].reset {
 						// A DeleteInbox not sent yet deletes it, as it did
 						// everything else the transaction knew of the inbox.
@@ -273,9 +282,9 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 					t.convs[key] = &e
 				}
 			}
-			for _, b := range []messaging.Block{b1, b2} {
+			for i, b := range []messaging.Block{b1, b2} {
 				if t.blocks[b] == nil {
-					t.blocks[b] = &blockEntry{exists: blocks[b], dbExists: blocks[b]}
+					t.blocks[b] = &blockEntry{exists: blocks[i], dbExists: blocks[i]}
 				}
 			}
 			return nil
@@ -632,14 +641,3 @@ func (t *tx) Tombstones(owner, other string, afterID uint64, limit int) ([]messa
 
 // OnCommit registers f to run after the commit, in commit order.
 func (t *tx) OnCommit(f func()) { t.onCommit = append(t.onCommit, f) }
-
-// binaryRows reports whether every column of r comes in the binary format,
-// which rawRow decodes (it does unless the pool uses the simple protocol).
-func binaryRows(r pgx.Rows) bool {
-	for _, fd := range r.FieldDescriptions() {
-		if fd.Format != pgx.BinaryFormatCode {
-			return false
-		}
-	}
-	return true
-}
