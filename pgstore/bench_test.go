@@ -248,3 +248,62 @@ func fillStreams(b *testing.B, s *pgstore.Store, keep int) {
 	_, err := s.Pool().Exec(ctx, "ANALYZE "+pgx.Identifier{s.Schema(), "events"}.Sanitize())
 	require.NoError(b, err)
 }
+
+// BenchmarkBaselineReadFirst measures what reading before writing costs by
+// itself, without the store: the baseline's send, and the same send after
+// a first round trip that reads both users' inbox rows and both sides of
+// their conversation (READ COMMITTED, no locks, no retries, no event, no
+// bookkeeping). A send through the store must read before it writes (the
+// domain computes the new records from the old ones), and its ID must be
+// taken after its snapshot: two round trips at least.
+func BenchmarkBaselineReadFirst(b *testing.B) {
+	url := benchURL(b)
+	for _, read := range []bool{false, true} {
+		b.Run(fmt.Sprintf("read=%v/senders=16", read), func(b *testing.B) {
+			schema := pgtest.Schema(b)
+			s, err := pgstore.Open(context.Background(), url, &pgstore.Options{Schema: schema})
+			require.NoError(b, err)
+			defer s.Close()
+			bl := newBaseline(s.Pool(), schema)
+			for i := range benchUsers {
+				require.NoError(b, bl.send(context.Background(), benchUser(i), benchUser((i+1)%benchUsers), "hello"))
+			}
+			q := pgx.Identifier{schema}.Sanitize() + "."
+			readSQL := "SELECT owner, unread FROM " + q + "inboxes WHERE owner = $1 UNION ALL SELECT owner, unread FROM " + q +
+				"inboxes WHERE owner = $2 UNION ALL SELECT owner, messages FROM " + q + "conversations WHERE owner = $1 AND other = $2 " +
+				"UNION ALL SELECT owner, messages FROM " + q + "conversations WHERE owner = $2 AND other = $1"
+			runSenders(b, s.Pool(), 16, func(ctx context.Context, from, to string) error {
+				if !read {
+					return bl.send(ctx, from, to, "a message of some forty bytes, say hi!")
+				}
+				conn, err := s.Pool().Acquire(ctx)
+				if err != nil {
+					return err
+				}
+				defer conn.Release()
+				first := &pgx.Batch{}
+				first.Queue("BEGIN")
+				first.Queue(readSQL, []byte(from), []byte(to))
+				if err := conn.SendBatch(ctx, first).Close(); err != nil {
+					return err
+				}
+				now := time.Now().UTC()
+				sec, nsec := now.Unix(), int32(now.Nanosecond())
+				f, t, body := []byte(from), []byte(to), []byte("a message of some forty bytes, say hi!")
+				second := &pgx.Batch{}
+				second.Queue(bl.sql[1], f, t, sec, nsec, body)
+				second.Queue(bl.sql[2], f, t, sec, nsec, body)
+				if from < to {
+					second.Queue(bl.sql[3], f, t, sec, nsec, f, t, body)
+					second.Queue(bl.sql[4], t, f, sec, nsec, f, t, body)
+				} else {
+					second.Queue(bl.sql[4], t, f, sec, nsec, f, t, body)
+					second.Queue(bl.sql[3], f, t, sec, nsec, f, t, body)
+				}
+				second.Queue(bl.sql[5], t)
+				second.Queue("COMMIT")
+				return conn.SendBatch(ctx, second).Close()
+			})
+		})
+	}
+}

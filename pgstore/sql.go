@@ -63,7 +63,7 @@ type queries struct {
 	pageAfter                                   [2]string // ascending, descending
 
 	// Writes, buffered and sent with the next read or the COMMIT.
-	insertUser, updateUser, deleteUser                  string
+	insertUser, updateUser, updateUsers, deleteUser     string
 	deleteInboxConvs, deleteInboxMsgs, deleteInboxTombs string
 	insertConv, updateConv, updateConvs, deleteConv     string
 	deleteConvMsgs, deleteConvTombs                     string
@@ -150,6 +150,10 @@ func newQueries(schema string) queries {
 		insertUser: q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
 		updateUser: q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5, ev_count = $6, ev_phys = $7 " +
 			"WHERE owner = $1"),
+		// Two rows in one statement, in the order of VALUES (key order).
+		updateUsers: q("UPDATE {S}.inboxes AS i SET has_inbox = v.has_inbox, unread = v.unread, ev_first = v.ev_first, " +
+			"ev_last = v.ev_last, ev_count = v.ev_count, ev_phys = v.ev_phys FROM (VALUES " + typedRow(1, userTypes) + ", " +
+			typedRow(8, userTypes) + ") AS v(" + userColumns + ") WHERE i.owner = v.owner"),
 		deleteUser:       q("DELETE FROM {S}.inboxes WHERE owner = $1"),
 		deleteInboxConvs: q("DELETE FROM {S}.conversations WHERE owner = $1"),
 		deleteInboxMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1"),
@@ -164,7 +168,7 @@ func newQueries(schema string) queries {
 			"lu_neg_nsec = v.lu_neg_nsec, first_id = v.first_id, max_id = v.max_id, read_mark = v.read_mark, " +
 			"peer_read_mark = v.peer_read_mark, last_id = v.last_id, last_sender = v.last_sender, last_recipient = v.last_recipient, " +
 			"last_text = v.last_text, last_sec = v.last_sec, last_nsec = v.last_nsec, last_meta = v.last_meta, " +
-			"last_deleted_unread = v.last_deleted_unread FROM (VALUES " + typedRow(1) + ", " + typedRow(19) + ") AS v(" + convColumns + ") " +
+			"last_deleted_unread = v.last_deleted_unread FROM (VALUES " + typedRow(1, convTypes) + ", " + typedRow(19, convTypes) + ") AS v(" + convColumns + ") " +
 			"WHERE c.owner = v.owner AND c.other = v.other"),
 		deleteConv:      q("DELETE FROM {S}.conversations WHERE owner = $1 AND other = $2"),
 		deleteConvMsgs:  q("DELETE FROM {S}.messages WHERE owner = $1 AND other = $2"),
@@ -242,11 +246,17 @@ func newQueries(schema string) queries {
 	return qs
 }
 
-// typedRow is a VALUES row of the columns of a conversation from
-// parameter from on, with their types (VALUES infers none from a table).
-func typedRow(from int) string {
-	types := []string{"bytea", "bytea", "bigint", "bigint", "bigint", "integer", "bigint", "bigint", "bigint", "bigint",
+// The types of the columns of a conversation and of a user row, for
+// typedRow.
+var (
+	convTypes = []string{"bytea", "bytea", "bigint", "bigint", "bigint", "integer", "bigint", "bigint", "bigint", "bigint",
 		"bigint", "bytea", "bytea", "bytea", "bigint", "integer", "bytea", "boolean"}
+	userTypes = []string{"bytea", "boolean", "bigint", "bigint", "bigint", "bigint", "bigint"}
+)
+
+// typedRow is a VALUES row of parameters from on, with types (VALUES
+// infers none from a table).
+func typedRow(from int, types []string) string {
 	var b strings.Builder
 	b.WriteByte('(')
 	for i, t := range types {

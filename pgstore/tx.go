@@ -33,6 +33,8 @@ type userEntry struct {
 	written bool // its row is written by this transaction
 	touch   bool // something the row protects was written: touch it at commit
 	seen    bool // fn relied on what the row protects: the commit locks it
+	// updatedWith: the flush updated it with the row before it.
+	updatedWith bool
 
 	db     userRow // as read from the snapshot, for a run of fn again
 	dbInDB bool

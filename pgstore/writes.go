@@ -207,12 +207,21 @@ func (t *tx) flushSteps(commit bool) []step {
 			add(step{sql: q.shareRoot, row: ignoreRow})
 		}
 	}
-	for _, o := range t.usersInOrder(commit) {
+	owners := t.usersInOrder(commit)
+	for i, o := range owners {
 		e := t.users[o]
 		switch need := e.needed(); {
+		case e.updatedWith:
+			e.updatedWith = false
 		case e.dirty && need:
-			args := []any{[]byte(o), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast), e.evCount, encodeID(e.evPhys)}
+			args := e.args(o)
 			switch {
+			case e.inDB && i+1 < len(owners) && t.users[owners[i+1]].updates():
+				// This row and the next (a send with streams writes both)
+				// in one statement.
+				next := t.users[owners[i+1]]
+				add(step{sql: q.updateUsers, args: append(args, next.args(owners[i+1])...), done: nRows(2, "users", o)})
+				next.dirty, next.updatedWith = false, true
 			case e.inDB:
 				add(step{sql: q.updateUser, args: args, done: oneRow("user", o)})
 			default:
@@ -398,6 +407,15 @@ func (t *tx) convsInOrder(commit bool) []convKey {
 	slices.SortFunc(out, cmpConvKey)
 	return out
 }
+
+// args are the column values of the user's row, in the order of
+// userColumns.
+func (e *userEntry) args(owner string) []any {
+	return []any{[]byte(owner), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast), e.evCount, encodeID(e.evPhys)}
+}
+
+// updates reports whether the flush writes the user's row with an UPDATE.
+func (e *userEntry) updates() bool { return e.dirty && e.needed() && e.inDB }
 
 // updatesConv reports whether the flush writes the conversation k with an
 // UPDATE.
