@@ -248,7 +248,7 @@
 // UNION ALL, generate_series, FOR SHARE. What needs PostgreSQL itself: the
 // advisory lock that serialises migrations (pg_advisory_xact_lock), the
 // catalog query that looks for foreign tables (pg_catalog.pg_class), the
-// plan_cache_mode setting Open makes, LISTEN/NOTIFY (set
+// plan_cache_mode and enable_seqscan settings Open makes, LISTEN/NOTIFY (set
 // Options.DisableNotify on an engine without it: CockroachDB has none; the
 // polls still deliver), the PL/pgSQL function that purges idempotency
 // records, and the REPEATABLE READ semantics the isolation argument relies
@@ -270,7 +270,12 @@
 //     concurrent NextID takes in the instant between its two steps may be
 //     handed out again: advance a store's IDs before it is used.
 //   - Pools given to New should set plan_cache_mode=force_generic_plan
-//     (Open does), or PostgreSQL plans some statements at every execution.
+//     (Open does), or PostgreSQL plans some statements at every execution,
+//     and enable_seqscan=off (Open does), or a send writes its two
+//     conversation rows (and two user rows) with a statement each: every
+//     statement of the store is meant to use an index, and on a small
+//     table PostgreSQL would rather scan it whole, keep that plan as the
+//     table grows, and lock rows in the table's order.
 //   - Verify walks the store in one View, a round trip per read: fine for
 //     a check, slow for millions of messages.
 package pgstore

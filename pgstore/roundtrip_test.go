@@ -63,6 +63,7 @@ func countingStore(t *testing.T) (*pgstore.Store, *wire) {
 	require.NoError(t, err)
 	cfg.MaxConns = 1 // every statement on one connection, prepared once
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off" // as Open sets them
 	w := &wire{}
 	var d net.Dialer
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {

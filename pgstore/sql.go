@@ -150,7 +150,7 @@ func newQueries(schema string) queries {
 		insertUser: q("INSERT INTO {S}.inboxes (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7)"),
 		updateUser: q("UPDATE {S}.inboxes SET has_inbox = $2, unread = $3, ev_first = $4, ev_last = $5, ev_count = $6, ev_phys = $7 " +
 			"WHERE owner = $1"),
-		// Two rows in one statement, in the order of VALUES (key order).
+		// Two rows in one statement, as updateConvs.
 		updateUsers: q("UPDATE {S}.inboxes AS i SET has_inbox = v.has_inbox, unread = v.unread, ev_first = v.ev_first, " +
 			"ev_last = v.ev_last, ev_count = v.ev_count, ev_phys = v.ev_phys FROM (VALUES " + typedRow(1, userTypes) + ", " +
 			typedRow(8, userTypes) + ") AS v(" + userColumns + ") WHERE i.owner = v.owner"),
@@ -163,7 +163,8 @@ func newQueries(schema string) queries {
 			"max_id = $8, read_mark = $9, peer_read_mark = $10, last_id = $11, last_sender = $12, last_recipient = $13, " +
 			"last_text = $14, last_sec = $15, last_nsec = $16, last_meta = $17, last_deleted_unread = $18 WHERE owner = $1 AND other = $2"),
 		// Both sides of a conversation in one statement, the rows in the
-		// order of VALUES (a nested loop over them: key order).
+		// order of VALUES (a nested loop over them, with enable_seqscan off:
+		// key order).
 		updateConvs: q("UPDATE {S}.conversations AS c SET messages = v.messages, unread = v.unread, lu_neg_sec = v.lu_neg_sec, " +
 			"lu_neg_nsec = v.lu_neg_nsec, first_id = v.first_id, max_id = v.max_id, read_mark = v.read_mark, " +
 			"peer_read_mark = v.peer_read_mark, last_id = v.last_id, last_sender = v.last_sender, last_recipient = v.last_recipient, " +

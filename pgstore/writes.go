@@ -216,7 +216,7 @@ func (t *tx) flushSteps(commit bool) []step {
 		case e.dirty && need:
 			args := e.args(o)
 			switch {
-			case e.inDB && i+1 < len(owners) && t.users[owners[i+1]].updates():
+			case e.inDB && t.s.noSeqScan && i+1 < len(owners) && t.users[owners[i+1]].updates():
 				// This row and the next (a send with streams writes both)
 				// in one statement.
 				next := t.users[owners[i+1]]
@@ -253,7 +253,7 @@ func (t *tx) flushSteps(commit bool) []step {
 		}
 		c := t.convs[k]
 		switch {
-		case c.put && c.inDB && i+1 < len(keys) && t.updatesConv(keys[i+1]):
+		case c.put && c.inDB && t.s.noSeqScan && i+1 < len(keys) && t.updatesConv(keys[i+1]):
 			// This side and the next (a send writes both) in one statement.
 			next := t.convs[keys[i+1]]
 			add(step{sql: q.updateConvs, args: append(convArgs(c.rec), convArgs(next.rec)...), done: nRows(2, "conversations", k)})
