@@ -55,19 +55,7 @@ func (c *Conversation) Newer(ctx context.Context, after uint64, limit int) ([]Me
 func (c *Conversation) page(ctx context.Context, from uint64, reverse bool, limit int) ([]Message, error) {
 	var page []Message
 	err := c.inboxes.store.View(ctx, func(tx ReadTx) error {
-		rec, err := tx.Conversation(c.Owner, c.Username)
-		if err != nil {
-			return err
-		}
-		var after *MessageKey
-		if from != 0 {
-			k, err := cursorKey(tx, c.Owner, c.Username, from)
-			if err != nil {
-				return err
-			}
-			after = &k
-		}
-		recs, err := tx.Messages(c.Owner, c.Username, after, reverse, pageLimit(limit))
+		rec, recs, err := readPage(tx, c.Owner, c.Username, from, reverse, pageLimit(limit)) // pager.go
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/socialkit/messaging"
 )
 
@@ -258,4 +260,151 @@ type userRow struct {
 	inbox           bool
 	unread          int
 	evFirst, evLast uint64
+	evCount         int64  // events from evFirst to evLast
+	evPhys          uint64 // no event below it is left in the table
+}
+
+// rawRow decodes a row's values in PostgreSQL's binary format, in order,
+// without pgx's generic Scan: the pair read, on every send's path, returns
+// a few rows of many columns. The []byte values alias the row's buffer,
+// valid until the next row.
+type rawRow struct {
+	vals [][]byte
+	i    int
+	err  error
+}
+
+var errRawRow = errors.New(prefix + "unexpected binary value in a row")
+
+func (r *rawRow) next(size int) []byte {
+	if r.i >= len(r.vals) {
+		r.err = errRawRow
+		return nil
+	}
+	v := r.vals[r.i]
+	r.i++
+	if size >= 0 && len(v) != size {
+		r.err = errRawRow
+		return nil
+	}
+	return v
+}
+
+func (r *rawRow) int64() int64 {
+	if v := r.next(8); v != nil {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
+func (r *rawRow) int32() int32 {
+	if v := r.next(4); v != nil {
+		return int32(binary.BigEndian.Uint32(v))
+	}
+	return 0
+}
+
+func (r *rawRow) int16() int16 {
+	if v := r.next(2); v != nil {
+		return int16(binary.BigEndian.Uint16(v))
+	}
+	return 0
+}
+
+func (r *rawRow) bool() bool {
+	v := r.next(1)
+	return v != nil && v[0] != 0
+}
+
+func (r *rawRow) bytes() []byte { return r.next(-1) }
+
+// null reports whether the next n values are all NULL (a row a LEFT JOIN
+// did not find), and skips them if so.
+func (r *rawRow) null(n int) bool {
+	if r.i+n > len(r.vals) {
+		r.err = errRawRow
+		return true
+	}
+	for _, v := range r.vals[r.i : r.i+n] {
+		if v != nil {
+			return false
+		}
+	}
+	r.i += n
+	return true
+}
+
+// end checks that every value was decoded.
+func (r *rawRow) end() error {
+	if r.err == nil && r.i != len(r.vals) {
+		r.err = errRawRow
+	}
+	return r.err
+}
+
+// rawValues returns a row's values in the binary format: as sent, or
+// re-encoded from what pgx decoded if the row came as text (a pool that
+// uses the simple protocol), for the few types rawRow reads.
+func rawValues(r pgx.Rows) ([][]byte, error) {
+	if binaryRows(r) {
+		return r.RawValues(), nil
+	}
+	vals, err := r.Values()
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		switch v := v.(type) {
+		case nil:
+		case bool:
+			out[i] = []byte{0}
+			if v {
+				out[i][0] = 1
+			}
+		case int64:
+			out[i] = binary.BigEndian.AppendUint64(nil, uint64(v))
+		case int32:
+			out[i] = binary.BigEndian.AppendUint32(nil, uint32(v))
+		case int16:
+			out[i] = binary.BigEndian.AppendUint16(nil, uint16(v))
+		case []byte:
+			out[i] = v
+			if v == nil {
+				out[i] = []byte{}
+			}
+		default:
+			return nil, errRawRow
+		}
+	}
+	return out, nil
+}
+
+// binaryRows reports whether every column of r comes in the binary format.
+func binaryRows(r pgx.Rows) bool {
+	for _, fd := range r.FieldDescriptions() {
+		if fd.Format != pgx.BinaryFormatCode {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeRaw fills c from the binary values of the columns of a
+// conversation (convColumns).
+func (c *convRow) decodeRaw(r *rawRow) error {
+	c.owner, c.other = r.bytes(), r.bytes()
+	c.messages, c.unread, c.luNegSec, c.luNegNsec = r.int64(), r.int64(), r.int64(), r.int32()
+	c.firstID, c.maxID, c.readMark, c.peerRM = r.int64(), r.int64(), r.int64(), r.int64()
+	c.lastID, c.lastSender, c.lastRecipient, c.lastTx = r.int64(), r.bytes(), r.bytes(), r.bytes()
+	c.lastSec, c.lastNsec, c.lastMeta, c.lastDeletedUnread = r.int64(), r.int32(), r.bytes(), r.bool()
+	return r.err
+}
+
+// decodeRaw fills u from the binary values of the columns of a user row
+// after its owner (userColumns).
+func (u *userRow) decodeRaw(r *rawRow) error {
+	u.inbox, u.unread = r.bool(), int(r.int64())
+	u.evFirst, u.evLast, u.evCount, u.evPhys = decodeID(r.int64()), decodeID(r.int64()), r.int64(), decodeID(r.int64())
+	return r.err
 }

@@ -334,3 +334,53 @@ func TestPollingAcrossSkewedClocks(t *testing.T) {
 		assert.Equal(t, -1, a.Compare(b), "shown in (Created, ID) order")
 	}
 }
+
+// TestPurgersDoNotFight: 16 keyed sends at once through two stores, each
+// between users of its own, each purging expired idempotency records
+// (the oldest first, as every keyed send does): they go for the same
+// records, yet none fails another (a record held or deleted by another
+// purger is skipped), and the expired records go.
+func TestPurgersDoNotFight(t *testing.T) {
+	stores := openStores(t, 2)
+	ctx := context.Background()
+	past, err := messaging.NewWithOptions(stores[0], &messaging.Options{Now: func() time.Time { return time.Now().Add(-72 * time.Hour) }})
+	require.NoError(t, err)
+	const expired = 100
+	for i := range expired {
+		_, err := past.SendMessage(ctx, "old", fmt.Sprintf("r%d", i%10), "expired", messaging.WithIdempotencyKey(fmt.Sprint(i)))
+		require.NoError(t, err)
+	}
+	for g := range 16 { // the users' rows exist: a new row would touch the set of users
+		_, err := past.SendMessage(ctx, fmt.Sprintf("s%d", g), fmt.Sprintf("t%d", g), "first")
+		require.NoError(t, err)
+	}
+	before := sumStats(stores)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 16 {
+		x := messaging.New(stores[g%2])
+		wg.Go(func() {
+			<-start
+			for n := range 4 {
+				_, err := x.SendMessage(ctx, fmt.Sprintf("s%d", g), fmt.Sprintf("t%d", g), "now", messaging.WithIdempotencyKey(fmt.Sprint(n)))
+				assert.NoError(t, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	after := sumStats(stores)
+	assert.Zero(t, after.SerializationFailures-before.SerializationFailures, "sends failed each other")
+	left := 0
+	require.NoError(t, stores[0].View(ctx, func(tx messaging.ReadTx) error {
+		recs, err := tx.Idempotencies(messaging.IdempotencyRecord{}, 1000)
+		for _, r := range recs {
+			if r.Sender == "old" {
+				left++
+			}
+		}
+		return err
+	}))
+	t.Logf("64 keyed sends purged %d of %d expired records", expired-left, expired)
+	assert.Less(t, left, expired-16, "each keyed send purges")
+}

@@ -91,10 +91,10 @@ func TestConformance(t *testing.T) {
 }
 
 // TestModel runs the model-based random test (internal/model) on
-// PostgreSQL: 4 seeds × 300 operations, 2 × 150 with -short.
+// PostgreSQL: 4 seeds × 300 operations, 2 × 150 with -short or -race.
 func TestModel(t *testing.T) {
 	seeds, n := 4, 300
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		seeds, n = 2, 150
 	}
 	pool := newSchemaPool(t)

@@ -22,8 +22,9 @@ import (
 )
 
 // load sends from 6 goroutines, each call bounded by callTimeout, until
-// stopped; it keeps the acknowledged sends, the errors and how long the
-// slowest failing call took.
+// stopped, every third send with an idempotency key; it keeps the
+// acknowledged sends, the errors, the keyed sends that failed (to be
+// retried) and how long the slowest failing call took.
 type load struct {
 	x      *messaging.Inboxes
 	stop   chan struct{}
@@ -31,8 +32,39 @@ type load struct {
 	mu     sync.Mutex
 	acks   []ack
 	errs   []error
+	failed []keyedSend
 	slowFn time.Duration // the slowest call that failed
 	oks    atomic.Int64
+}
+
+// keyedSend is a send made with an idempotency key.
+type keyedSend struct{ from, to, text, key string }
+
+// retryKeyed sends again every keyed send that failed, with its key, as a
+// client that does not know whether its send happened does: each must
+// succeed and leave exactly one message, whether the first try committed
+// or not.
+func (l *load) retryKeyed(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, k := range l.failed {
+		m, err := l.x.SendMessage(ctx, k.from, k.to, k.text, messaging.WithIdempotencyKey(k.key))
+		require.NoError(t, err, "retry of %s", k.key)
+		for _, side := range [][2]string{{k.from, k.to}, {k.to, k.from}} {
+			c, err := l.x.Conversation(ctx, side[0], side[1])
+			require.NoError(t, err)
+			copies := 0
+			for msg, err := range c.Messages(ctx) {
+				require.NoError(t, err)
+				if msg.Text == k.text {
+					copies++
+					assert.Equal(t, m.ID, msg.ID)
+				}
+			}
+			assert.Equal(t, 1, copies, "%s's copy of %s", side[0], k.key)
+		}
+	}
+	t.Logf("%d failed keyed sends retried: one message each", len(l.failed))
 }
 
 const callTimeout = 5 * time.Second
@@ -54,7 +86,13 @@ func startLoad(x *messaging.Inboxes) *load {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 				start := time.Now()
-				m, err := x.SendMessage(ctx, from, to, fmt.Sprintf("g%d #%d", g, i))
+				k := keyedSend{from, to, fmt.Sprintf("g%d #%d", g, i), ""}
+				var opts []messaging.SendOption
+				if i%3 == 0 {
+					k.key = fmt.Sprintf("g%d-%d-%d", g, i, start.UnixNano())
+					opts = append(opts, messaging.WithIdempotencyKey(k.key))
+				}
+				m, err := x.SendMessage(ctx, from, to, k.text, opts...)
 				took := time.Since(start)
 				cancel()
 				l.mu.Lock()
@@ -64,6 +102,9 @@ func startLoad(x *messaging.Inboxes) *load {
 				} else {
 					l.errs = append(l.errs, err)
 					l.slowFn = max(l.slowFn, took)
+					if k.key != "" {
+						l.failed = append(l.failed, k)
+					}
 				}
 				l.mu.Unlock()
 				if err != nil {
@@ -137,7 +178,9 @@ func TestServerCrash(t *testing.T) {
 	l.end()
 	t.Logf("%d sends acknowledged, %d failed (slowest failure %v)", len(l.acks), len(l.errs), l.slowFn)
 	assertAcked(t, s, l.acks)
+	l.retryKeyed(t)
 	assertSound(t, x)
+	assertStreams(t, s)
 }
 
 // TestTerminateBackends terminates the store's connections with
@@ -236,6 +279,8 @@ func TestTerminateBackends(t *testing.T) {
 		t.Logf("%d backends terminated; %d sends acknowledged, %d failed", killed, len(l.acks), len(l.errs))
 		assert.Positive(t, killed)
 		assertAcked(t, s, l.acks)
+		l.retryKeyed(t)
 		assertSound(t, x)
+		assertStreams(t, s)
 	})
 }

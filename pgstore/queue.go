@@ -14,12 +14,14 @@ package pgstore
 // touches more inboxes takes their places only if they are free.
 //
 // A place is taken to write or only to read the inbox, by a guess made
-// when the transaction first reads a pair of users: a transaction that
-// took a message ID is a send, which writes the recipient's inbox (the
+// when the transaction first reads a pair of users: one whose first read
+// of the pair is Blocked is a send, which writes the recipient's row (the
 // second of the pair) and only reads the sender's; any other writes the
 // first. Two sends from one user then run together, as they do in the
-// database (both only share-lock the sender's inbox). A wrong guess costs
-// a failed COMMIT and a run again, never correctness.
+// database (both only share-lock the sender's row). Once the store has
+// written an event, every such transaction is taken to write both rows:
+// with event streams, a send appends to both users' streams. A wrong
+// guess costs a failed COMMIT and a run again, never correctness.
 
 import (
 	"hash/maphash"

@@ -233,11 +233,11 @@ func (s *Store) boundsStep(user string, out *userRow, found *bool) step {
 		args:  []any{[]byte(user)},
 		reset: func() { *out, *found = userRow{}, false },
 		row: func(r pgx.Rows) error {
-			var first, last int64
-			if err := r.Scan(&first, &last); err != nil {
+			var first, last, phys int64
+			if err := r.Scan(&first, &last, &out.evCount, &phys); err != nil {
 				return err
 			}
-			out.evFirst, out.evLast, *found = decodeID(first), decodeID(last), true
+			out.evFirst, out.evLast, out.evPhys, *found = decodeID(first), decodeID(last), decodeID(phys), true
 			return nil
 		},
 	}

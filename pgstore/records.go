@@ -204,7 +204,15 @@ func (t *tx) DeleteIdempotencies(before time.Time, limit int) (int, error) {
 			return nil
 		},
 	}
-	if err := t.run(append(t.flushSteps(false), st)...); err != nil {
+	// Only the buffered idempotency records go first (the purge may delete
+	// them): the other writes stay buffered for the commit pipeline, which
+	// takes their locks in the common order (doc.go, "Deadlocks").
+	var steps []step
+	t.flushIdems(false, func(st step) {
+		st.write = true
+		steps = append(steps, st)
+	})
+	if err := t.run(append(steps, st)...); err != nil {
 		return 0, wrapf(err, "delete expired idempotency records")
 	}
 	for _, k := range gone {
@@ -216,118 +224,6 @@ func (t *tx) DeleteIdempotencies(before time.Time, limit int) (int, error) {
 		e.exists, e.rec, e.dbKnown, e.inDB, e.written = false, messaging.IdempotencyRecord{}, true, false, true
 	}
 	return len(gone), nil
-}
-
-// ---------------------------------------------------------------------------
-// Event streams. A stream's bounds are in its user's row, which every
-// write to the stream writes: the row protects the stream, and a stream
-// of a user without a row is empty, protected by the set of users.
-
-// evOp is a pending write of a user's stream: a put, or with trim a
-// deletion of the events from..upTo.
-type evOp struct {
-	rec      messaging.EventRecord
-	insert   bool // the put is above every Seq the stream holds
-	trim     bool
-	from, to uint64
-}
-
-// StreamBounds reads the user's row (with the pair, if the transaction
-// reads one: a send reads both users' rows whole).
-func (t *tx) StreamBounds(user string) (first, last uint64, err error) {
-	if err := t.knowUser(user); err != nil {
-		return 0, 0, err
-	}
-	if e := t.users[user]; e.firstUnknown {
-		var out userRow
-		var found bool
-		if err := t.run(append(t.flushSteps(false), t.s.boundsStep(user, &out, &found))...); err != nil {
-			return 0, 0, wrapf(err, "read the stream bounds of %q", user)
-		}
-		e.evFirst, e.firstUnknown = out.evFirst, false
-	}
-	t.seeUser(user)
-	e := t.users[user]
-	return e.evFirst, e.evLast, nil
-}
-
-func (t *tx) Events(user string, after uint64, limit int) ([]messaging.EventRecord, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var out []messaging.EventRecord
-	steps := append(t.flushSteps(false), t.userSteps(user)...)
-	if err := t.run(append(steps, t.s.eventsStep(user, after, limit, &out))...); err != nil {
-		return nil, wrapf(err, "read the event stream of %q", user)
-	}
-	t.seeUser(user)
-	return out, nil
-}
-
-// Streams relies on the set of users, which a stream touches when it
-// becomes empty or stops being so.
-func (t *tx) Streams(after string, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var out []string
-	if err := t.run(append(t.flushSteps(false), t.s.streamsStep(after, limit, &out))...); err != nil {
-		return nil, wrapf(err, "list streams")
-	}
-	t.rootSeen = true
-	return out, nil
-}
-
-// PutEvent appends (or replaces) an event and writes the user's row with
-// the stream's new bounds; a user without a row gets one.
-func (t *tx) PutEvent(rec messaging.EventRecord) error {
-	if err := t.knowUser(rec.User); err != nil {
-		return err
-	}
-	t.s.writesBoth.Store(true)
-	e := t.users[rec.User]
-	op := evOp{rec: rec, insert: rec.Seq > e.evLast}
-	switch {
-	case e.evLast == 0:
-		t.rootTouch = true // a stream that was empty (and maybe a new row)
-		e.evFirst, e.evLast, e.firstUnknown = rec.Seq, rec.Seq, false
-	case !e.firstUnknown && rec.Seq < e.evFirst:
-		e.evFirst = rec.Seq
-	}
-	e.evLast = max(e.evLast, rec.Seq)
-	if t.grown == nil {
-		t.grown = make(map[string]uint64, 2)
-	}
-	t.grown[rec.User] = e.evLast
-	t.dirtyUser(rec.User)
-	t.evOps[rec.User] = append(t.evOps[rec.User], op)
-	return nil
-}
-
-// DeleteEvents deletes the events up to upTo, and writes the user's row
-// with the stream's new bounds.
-func (t *tx) DeleteEvents(user string, upTo uint64) error {
-	if err := t.knowUser(user); err != nil {
-		return err
-	}
-	e := t.users[user]
-	if e.evLast == 0 || !e.firstUnknown && upTo < e.evFirst {
-		t.seeUser(user) // relied on: nothing to delete
-		return nil
-	}
-	op := evOp{trim: true, to: upTo}
-	if !e.firstUnknown {
-		op.from = e.evFirst
-	}
-	if upTo >= e.evLast {
-		e.evFirst, e.evLast, e.firstUnknown = 0, 0, false
-		t.rootTouch = true // the stream is empty now
-	} else {
-		e.firstUnknown = true // the next event kept: the trim finds it
-	}
-	t.dirtyUser(user)
-	t.evOps[user] = append(t.evOps[user], op)
-	return nil
 }
 
 // AdvanceID raises the message ID sequence at once: a sequence is not

@@ -175,12 +175,13 @@ func (ss *session) finish() {
 		conn.Release()
 		return
 	}
-	ss.s.bg.Add(1)
+	s := ss.s // ss is used again once its transaction has returned
+	s.bg.Add(1)
 	go func() {
-		defer ss.s.bg.Done()
+		defer s.bg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
 		defer cancel()
-		_, _ = conn.Conn().Exec(ctx, ss.s.q.rollback)
+		_, _ = conn.Conn().Exec(ctx, s.q.rollback)
 		conn.Release() // destroyed if the rollback failed
 	}()
 }

@@ -98,13 +98,17 @@ type Store struct {
 
 	disableNotify bool
 	pollInterval  time.Duration
-	notifier      notifier
+	// noSeqScan: the pool's sessions set enable_seqscan off, so a write of
+	// two rows joined with VALUES looks them up by key (writes.go).
+	noSeqScan bool
+	notifier  notifier
 
 	order   commitOrder    // OnCommit callbacks in commit order
 	queue   *inboxQueue    // Updates touching the same inboxes take turns
 	bg      sync.WaitGroup // View endings still in flight
 	workers sync.WaitGroup // the notifier
 
+	txs   sync.Pool // of *tx: a transaction's maps and buffers, used again
 	stats statCounters
 	// writesBoth: a transaction wrote an event; from then on, a
 	// transaction that reads a pair of users is taken to write both rows
@@ -148,6 +152,14 @@ func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
 		// which costs more than running them.
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["enable_seqscan"]; !ok {
+		// Every statement of the store is meant to use an index: on a
+		// small table PostgreSQL would rather scan it whole, and a generic
+		// plan made then is kept as the table grows (until an ANALYZE);
+		// a whole scan also locks rows in the table's order, not the
+		// key order the commit pipeline keeps.
+		cfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, wrapf(err, "open %s", where)
@@ -169,6 +181,11 @@ func Open(ctx context.Context, url string, opts *Options) (*Store, error) {
 // keeps the pool: Close waits for the store's transactions and leaves the
 // pool open. The pool must not be configured to use the simple protocol
 // (QueryExecModeSimpleProtocol): the store pipelines prepared statements.
+// Like Open's, its connections should set plan_cache_mode to
+// force_generic_plan and enable_seqscan to off (RuntimeParams): with the
+// latter, a send writes both sides of a conversation (and, with event
+// streams, both users' rows) in one statement each, whose plan then looks
+// the rows up by key, in key order, however small the tables are.
 func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New(prefix + "new: nil pool")
@@ -186,8 +203,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, o Options, owns bool) (*Store, error) {
 	s := &Store{pool: pool, owns: owns, schema: o.Schema, q: newQueries(o.Schema), queue: newInboxQueue(),
-		closing: make(chan struct{}), disableNotify: o.DisableNotify, pollInterval: o.PollInterval}
+		closing: make(chan struct{}), disableNotify: o.DisableNotify, pollInterval: o.PollInterval,
+		noSeqScan: pool.Config().ConnConfig.RuntimeParams["enable_seqscan"] == "off"}
 	s.notifier.s = s
+	s.txs.New = func() any { return newTx(s, newSession(s, context.Background(), s.q.beginUpdate)) }
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}

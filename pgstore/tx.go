@@ -9,6 +9,7 @@ package pgstore
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,17 +22,19 @@ import (
 // while either does.
 type userEntry struct {
 	userRow
-	// firstUnknown: a trim of the stream left its first event where only
-	// the database knows (the trim statement writes it into the row).
-	firstUnknown bool
-	inDB         bool // the row exists as of the last pipeline sent
-	dirty        bool // pending: write the row (insert, update or delete)
+	// unknown: the stream's first event and count are known only to the
+	// database, which finds them from the events (streams.go).
+	unknown bool
+	inDB    bool // the row exists as of the last pipeline sent
+	dirty   bool // pending: write the row (insert, update or delete)
 	// pending: delete its conversations, messages and tombstones, before
 	// any write of the transaction that comes after the DeleteInbox.
 	reset   bool
 	written bool // its row is written by this transaction
 	touch   bool // something the row protects was written: touch it at commit
 	seen    bool // fn relied on what the row protects: the commit locks it
+	// updatedWith: the flush updated it with the row before it.
+	updatedWith bool
 
 	db     userRow // as read from the snapshot, for a run of fn again
 	dbInDB bool
@@ -53,6 +56,7 @@ type convEntry struct {
 	reset          bool // pending: delete its messages and tombstones
 	written, touch bool // touch: a message or tombstone was written in it
 	seen           bool // fn read it, or something in it
+	updatedWith    bool // the flush updated it with the side before it
 
 	dbExists bool // as read from the snapshot, for a run of fn again
 	dbRec    messaging.ConversationRecord
@@ -116,6 +120,32 @@ func newTx(s *Store, ss *session) *tx {
 	}
 }
 
+// reset makes t as newTx made it, keeping what it allocated, for the next
+// Update. Nothing refers to t once its attempt has returned.
+func (t *tx) reset() {
+	ss := t.ss
+	*ss = session{s: ss.s, begin: ss.begin, batch: ss.batch}
+	ss.batch.QueuedQueries = ss.batch.QueuedQueries[:0]
+	clear(t.users)
+	clear(t.convs)
+	clear(t.msgs)
+	clear(t.tombs)
+	clear(t.blocks)
+	clear(t.idems)
+	clear(t.evOps)
+	clear(t.convsOf)
+	clear(t.dirtyUsers)
+	clear(t.dirtyConvs)
+	clear(t.dirtyMsgs)
+	clear(t.dirtyTombs)
+	t.grown = nil
+	t.onCommit = nil
+	t.rootSeen, t.rootTouch = false, false
+	t.ids = idTaker{taken: t.ids.taken[:0]}
+	t.guesses = guesses{pending: t.guesses.pending[:0]}
+	t.places.held = t.places.held[:0]
+}
+
 // ---------------------------------------------------------------------------
 // Knowing records. A pair of users is read whole (both user rows, both
 // sides of their conversation, the blocks between them) the first time fn
@@ -143,11 +173,11 @@ func (t *tx) userSteps(owners ...string) []step {
 		row: func(r pgx.Rows) error {
 			var owner []byte
 			var row userRow
-			var unread, first, last int64
-			if err := r.Scan(&owner, &row.inbox, &unread, &first, &last); err != nil {
+			var unread, first, last, phys int64
+			if err := r.Scan(&owner, &row.inbox, &unread, &first, &last, &row.evCount, &phys); err != nil {
 				return err
 			}
-			row.unread, row.evFirst, row.evLast = int(unread), decodeID(first), decodeID(last)
+			row.unread, row.evFirst, row.evLast, row.evPhys = int(unread), decodeID(first), decodeID(last), decodeID(phys)
 			found[string(owner)] = row
 			return nil
 		},
@@ -182,55 +212,70 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 	default:
 		t.places.enter([]string{owner}, []string{other})
 	}
-	users := make(map[string]userRow, 2)
-	convs := make(map[convKey]messaging.ConversationRecord, 2)
-	blocks := make(map[messaging.Block]bool, 2)
-	var ids []int64
+	var users [2]*userRow
+	var convs [2]*messaging.ConversationRecord
+	var blocks [2]bool
+	var id int64
 	return []step{{
 		sql:  t.s.q.readPair,
 		args: []any{[]byte(owner), []byte(other), spare},
 		reset: func() {
-			clear(users)
-			clear(convs)
-			clear(blocks)
-			ids = ids[:0]
+			users, convs, blocks, id = [2]*userRow{}, [2]*messaging.ConversationRecord{}, [2]bool{}, 0
 		},
 		row: func(r pgx.Rows) error {
-			var kind int16
-			var c convRow
-			if err := r.Scan(append([]any{&kind}, c.dest()...)...); err != nil {
+			vals, err := rawValues(r)
+			if err != nil {
 				return err
 			}
-			switch kind {
-			case 0:
-				ids = append(ids, c.messages)
-			case 1:
-				users[string(c.owner)] = userRow{inbox: c.lastDeletedUnread, unread: int(c.messages),
-					evFirst: decodeID(c.firstID), evLast: decodeID(c.maxID)}
-			case 2:
-				rec, err := c.record()
-				if err != nil {
-					return err
+			raw := rawRow{vals: vals}
+			for i := range users {
+				if !raw.null(6) {
+					users[i] = new(userRow)
+					if err := users[i].decodeRaw(&raw); err != nil {
+						return err
+					}
 				}
-				convs[convKey{rec.Owner, rec.Other}] = rec
-			default:
-				blocks[messaging.Block{User: string(c.owner), Other: string(c.other)}] = true
 			}
-			return nil
+			for i := range convs {
+				if !raw.null(18) {
+					var c convRow
+					if err := c.decodeRaw(&raw); err != nil {
+						return err
+					}
+					rec, err := c.record()
+					if err != nil {
+						return err
+					}
+					convs[i] = &rec
+				}
+			}
+			blocks[0], blocks[1] = raw.bool(), raw.bool()
+			if !raw.null(1) {
+				id = raw.int64()
+			}
+			return raw.end()
 		},
 		done: func(pgconn.CommandTag) error {
-			t.ids.took(ids)
-			for _, o := range []string{owner, other} {
+			if id != 0 {
+				t.ids.took([]int64{id})
+			}
+			for i, o := range []string{owner, other} {
 				if t.users[o] == nil {
-					row, ok := users[o]
-					e := readUser(ok, row)
+					var row userRow
+					if users[i] != nil {
+						row = *users[i]
+					}
+					e := readUser(users[i] != nil, row)
 					t.users[o] = &e
 				}
 			}
-			for _, key := range []convKey{k, back} {
+			for i, key := range []convKey{k, back} {
 				if t.convs[key] == nil {
-					rec, ok := convs[key]
-					e := readConv(ok, rec)
+					var rec messaging.ConversationRecord
+					if convs[i] != nil {
+						rec = *convs[i]
+					}
+					e := readConv(convs[i] != nil, rec)
 					if t.users[key.owner].reset {
 						// A DeleteInbox not sent yet deletes it, as it did
 						// everything else the transaction knew of the inbox.
@@ -239,9 +284,9 @@ func (t *tx) pairSteps(owner, other string, spare int) []step {
 					t.convs[key] = &e
 				}
 			}
-			for _, b := range []messaging.Block{b1, b2} {
+			for i, b := range []messaging.Block{b1, b2} {
 				if t.blocks[b] == nil {
-					t.blocks[b] = &blockEntry{exists: blocks[b], dbExists: blocks[b]}
+					t.blocks[b] = &blockEntry{exists: blocks[i], dbExists: blocks[i]}
 				}
 			}
 			return nil
@@ -457,18 +502,39 @@ func (t *tx) Message(owner, other string, id uint64) (messaging.MessageRecord, e
 	return rec, nil
 }
 
+// Messages reads the page from the database, and lays the transaction's
+// buffered writes of the conversation's messages over it: they stay
+// buffered, so that package messaging, which reads the newest message
+// after deleting one, sends no write before its commit pipeline (whose
+// locks go in one order: doc.go, "Deadlocks").
 func (t *tx) Messages(owner, other string, after *messaging.MessageKey, reverse bool, limit int) ([]messaging.MessageRecord, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	k := convKey{owner, other}
-	var out []messaging.MessageRecord
-	if c := t.convs[k]; c == nil || c.exists {
-		if err := t.run(append(t.readSteps(owner, other), t.s.msgsStep(k, after, reverse, limit, &out))...); err != nil {
-			return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	inRange := func(m messaging.MessageRecord) bool {
+		switch c := m.Key().Compare(*after); {
+		case reverse:
+			return c < 0
+		default:
+			return c > 0
 		}
 	}
-	t.seeConv(k)
+	if after == nil {
+		inRange = func(messaging.MessageRecord) bool { return true }
+	}
+	cmp := func(a, b messaging.MessageRecord) int {
+		if reverse {
+			return b.Key().Compare(a.Key())
+		}
+		return a.Key().Compare(b.Key())
+	}
+	out, err := t.overlaid(k, limit, inRange, cmp, func(n int, out *[]messaging.MessageRecord) step {
+		return t.s.msgsStep(k, after, reverse, n, out)
+	})
+	if err != nil {
+		return nil, wrapf(err, "list messages of %q/%q", owner, other)
+	}
 	return out, nil
 }
 
@@ -477,14 +543,67 @@ func (t *tx) MessagesByID(owner, other string, afterID uint64, limit int) ([]mes
 		return nil, nil
 	}
 	k := convKey{owner, other}
+	out, err := t.overlaid(k, limit, func(m messaging.MessageRecord) bool { return m.ID > afterID },
+		func(a, b messaging.MessageRecord) int { return cmpUint64(a.ID, b.ID) },
+		func(n int, out *[]messaging.MessageRecord) step { return t.s.msgsByIDStep(k, afterID, n, out) })
+	if err != nil {
+		return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	}
+	return out, nil
+}
+
+// overlaid reads up to limit messages of the conversation k that inRange
+// selects, in cmp's order: those of the database (read by the step that
+// read makes, for up to n of them) that the transaction has not written,
+// and those it has written and not deleted. Reading n = limit + the number
+// written leaves at least limit after those are dropped, or all there are.
+// A conversation deleted by a write not sent yet is read after it.
+func (t *tx) overlaid(k convKey, limit int, inRange func(messaging.MessageRecord) bool,
+	cmp func(a, b messaging.MessageRecord) int, read func(n int, out *[]messaging.MessageRecord) step) ([]messaging.MessageRecord, error) {
 	var out []messaging.MessageRecord
-	if c := t.convs[k]; c == nil || c.exists {
-		if err := t.run(append(t.readSteps(owner, other), t.s.msgsByIDStep(k, afterID, limit, &out))...); err != nil {
-			return nil, wrapf(err, "list messages of %q/%q by ID", owner, other)
+	c := t.convs[k]
+	if c != nil && !c.exists {
+		t.seeConv(k)
+		return nil, nil
+	}
+	if c != nil && c.reset || t.users[k.owner] != nil && t.users[k.owner].reset {
+		if err := t.run(append(t.readSteps(k.owner, k.other), read(limit, &out))...); err != nil {
+			return nil, err
+		}
+		t.seeConv(k)
+		return out, nil
+	}
+	var written []msgKey
+	for mk := range t.dirtyMsgs {
+		if mk.conv == k {
+			written = append(written, mk)
 		}
 	}
+	if err := t.run(append(t.pairSteps(k.owner, k.other, 0), read(limit+len(written), &out))...); err != nil {
+		return nil, err
+	}
 	t.seeConv(k)
-	return out, nil
+	if len(written) == 0 {
+		return out, nil
+	}
+	out = slices.DeleteFunc(out, func(m messaging.MessageRecord) bool { return t.dirtyMsgs[msgKey{k, m.ID}] })
+	for _, mk := range written {
+		if e := t.msgs[mk]; e.put && inRange(e.rec) {
+			out = append(out, cloneMsg(e.rec))
+		}
+	}
+	slices.SortFunc(out, cmp)
+	return out[:min(len(out), limit)], nil
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func (t *tx) Deleted(owner, other string, id uint64) (bool, error) {

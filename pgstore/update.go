@@ -39,8 +39,11 @@ func (s *Store) Update(ctx context.Context, fn func(messaging.Tx) error) error {
 	defer s.stats.updates.Add(1)
 	for attempt := 1; ; attempt++ {
 		s.stats.attempts.Add(1)
-		t := newTx(s, newSession(s, ctx, s.q.beginUpdate))
+		t := s.txs.Get().(*tx)
+		t.ss.ctx = ctx
 		err, retry := t.attempt(fn)
+		t.reset()
+		s.txs.Put(t)
 		if !retry {
 			return err
 		}

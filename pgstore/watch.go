@@ -36,9 +36,9 @@ const DefaultPollInterval = time.Second
 
 // notifyLinger is how long the notifier waits after the first commit to
 // tell of, gathering others, before it sends them: it bounds the
-// notifying transactions to a few hundred a second however many commits
-// there are, each of which takes PostgreSQL's global NOTIFY lock.
-const notifyLinger = 2 * time.Millisecond
+// notifying transactions to two hundred a second however many commits
+// there are.
+const notifyLinger = 5 * time.Millisecond
 
 // channel is the schema's NOTIFY channel: a name within PostgreSQL's 63
 // bytes whatever the schema's name.
@@ -49,13 +49,14 @@ func channel(schema string) string {
 }
 
 // notifier sends the new ends of streams that transactions of this store
-// committed.
+// committed, on a connection of its own.
 type notifier struct {
 	s       *Store
 	mu      sync.Mutex
 	pending map[string]uint64 // user → the last Seq committed
 	started bool
 	wake    chan struct{}
+	conn    *pgx.Conn // nil until connected, and after a failure
 }
 
 // tell queues the new last Seqs of streams a transaction committed.
@@ -83,6 +84,13 @@ func (n *notifier) tell(grown map[string]uint64) {
 // run sends what is pending until the store closes.
 func (n *notifier) run() {
 	defer n.s.workers.Done()
+	defer func() {
+		if n.conn != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			n.conn.Close(ctx)
+			cancel()
+		}
+	}()
 	for {
 		select {
 		case <-n.wake:
@@ -106,10 +114,12 @@ func (n *notifier) run() {
 	}
 }
 
-// send notifies, in a transaction that commits without waiting for its
-// WAL flush (it writes nothing but the notifications): PostgreSQL holds
-// its NOTIFY lock from before the commit until the commit is done.
-// Failures are dropped: the watchers' polls cover them.
+// send notifies, in one statement, on a connection whose transactions
+// commit without waiting for their WAL flush (they write nothing but the
+// notifications; PostgreSQL holds its global NOTIFY lock from before such
+// a commit until it is done). A connection that fails (a restarted
+// server) is replaced and the batch sent once more; a batch that fails
+// again is dropped: the watchers' polls cover it.
 func (n *notifier) send(batch map[string]uint64) {
 	payloads := make([]string, 0, len(batch))
 	for u, last := range batch {
@@ -117,13 +127,23 @@ func (n *notifier) send(batch map[string]uint64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue("SET LOCAL synchronous_commit TO off")
-	b.Queue("SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p", channel(n.s.schema), payloads)
-	b.Queue("COMMIT")
-	if err := n.s.pool.SendBatch(ctx, b).Close(); err == nil {
-		n.s.stats.notifies.Add(1)
+	for try := 0; try < 2; try++ {
+		if n.conn == nil {
+			cfg := n.s.pool.Config().ConnConfig.Copy()
+			cfg.RuntimeParams["synchronous_commit"] = "off"
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				return
+			}
+			n.conn = conn
+		}
+		_, err := n.conn.Exec(ctx, "SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p", channel(n.s.schema), payloads)
+		if err == nil {
+			n.s.stats.notifies.Add(1)
+			return
+		}
+		n.conn.Close(ctx)
+		n.conn = nil
 	}
 }
 

@@ -207,15 +207,21 @@ func (t *tx) flushSteps(commit bool) []step {
 			add(step{sql: q.shareRoot, row: ignoreRow})
 		}
 	}
-	for _, o := range t.usersInOrder(commit) {
+	owners := t.usersInOrder(commit)
+	for i, o := range owners {
 		e := t.users[o]
 		switch need := e.needed(); {
+		case e.updatedWith:
+			e.updatedWith = false
 		case e.dirty && need:
-			args := []any{[]byte(o), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast)}
+			args := e.args(o)
 			switch {
-			case e.inDB && e.firstUnknown: // the trim writes ev_first
-				args = append(args[:3], args[4])
-				add(step{sql: q.updateUserLast, args: args, done: oneRow("user", o)})
+			case e.inDB && t.s.noSeqScan && i+1 < len(owners) && t.users[owners[i+1]].updates():
+				// This row and the next (a send with streams writes both)
+				// in one statement.
+				next := t.users[owners[i+1]]
+				add(step{sql: q.updateUsers, args: append(args, next.args(owners[i+1])...), done: nRows(2, "users", o)})
+				next.dirty, next.updatedWith = false, true
 			case e.inDB:
 				add(step{sql: q.updateUser, args: args, done: oneRow("user", o)})
 			default:
@@ -239,13 +245,21 @@ func (t *tx) flushSteps(commit bool) []step {
 			e.reset = false
 		}
 	}
-	for _, k := range t.convsInOrder(commit) {
+	keys := t.convsInOrder(commit)
+	for i, k := range keys {
 		if k.other == "" { // all of k.owner's conversations, listed by fn
 			add(step{sql: q.shareInboxConvs, args: []any{[]byte(k.owner)}, row: ignoreRow})
 			continue
 		}
 		c := t.convs[k]
 		switch {
+		case c.put && c.inDB && t.s.noSeqScan && i+1 < len(keys) && t.updatesConv(keys[i+1]):
+			// This side and the next (a send writes both) in one statement.
+			next := t.convs[keys[i+1]]
+			add(step{sql: q.updateConvs, args: append(convArgs(c.rec), convArgs(next.rec)...), done: nRows(2, "conversations", k)})
+			next.put, next.updatedWith = false, true
+		case c.updatedWith:
+			c.updatedWith = false
 		case c.put && c.inDB:
 			add(step{sql: q.updateConv, args: convArgs(c.rec), done: oneRow("conversation", k)})
 		case c.put:
@@ -358,76 +372,6 @@ func (t *tx) flushIdems(commit bool, add func(step)) {
 	}
 }
 
-// flushEvents writes the events: first the puts that come before any trim
-// of their stream, as multi-row INSERTs over all streams, then each
-// stream's remaining writes in order. A trim after which the transaction
-// does not know the stream's first event finds it and writes it into the
-// user's row.
-func (t *tx) flushEvents(add func(step)) {
-	if len(t.evOps) == 0 {
-		return
-	}
-	q := &t.s.q
-	users := slices.Sorted(maps.Keys(t.evOps))
-	var ins, ups []any
-	putRows := func(final bool) {
-		for _, b := range []*[]any{&ins, &ups} {
-			if n := len(*b) / evCols; n == maxRows || final && n > 0 {
-				sql := q.insertEvents[n]
-				if b == &ups {
-					sql = q.upsertEvents[n]
-				}
-				add(step{sql: sql, args: *b})
-				*b = nil
-			}
-		}
-	}
-	put := func(op evOp) {
-		row := []any{[]byte(op.rec.User), encodeID(op.rec.Seq), op.rec.Data}
-		if op.insert {
-			ins = append(ins, row...)
-		} else {
-			ups = append(ups, row...)
-		}
-		putRows(false)
-	}
-	rest := make(map[string][]evOp, len(users))
-	for _, u := range users {
-		ops := t.evOps[u]
-		i := 0
-		for i < len(ops) && !ops[i].trim {
-			put(ops[i])
-			i++
-		}
-		rest[u] = ops[i:]
-	}
-	putRows(true)
-	for _, u := range users {
-		ops := rest[u]
-		fix := t.users[u].firstUnknown && len(ops) > 0 // ops starts with a trim
-		for i, op := range ops {
-			if !op.trim {
-				put(op)
-				putRows(true)
-				continue
-			}
-			args := []any{[]byte(u), encodeID(op.from), encodeID(op.to)}
-			if fix && i == len(ops)-1 {
-				add(step{sql: q.trimEventsFix, args: args})
-				fix = false
-			} else {
-				add(step{sql: q.trimEvents, args: args})
-			}
-		}
-		if fix {
-			// A put after the last trim: the first event is found over the
-			// whole stream.
-			add(step{sql: q.trimEventsFix, args: []any{[]byte(u), encodeID(0), encodeID(0)}})
-		}
-	}
-	clear(t.evOps)
-}
-
 // usersInOrder returns, sorted, the owners of the user rows with buffered
 // writes and, with commit, also those the commit locks or touches.
 func (t *tx) usersInOrder(commit bool) []string {
@@ -464,14 +408,35 @@ func (t *tx) convsInOrder(commit bool) []convKey {
 	return out
 }
 
+// args are the column values of the user's row, in the order of
+// userColumns.
+func (e *userEntry) args(owner string) []any {
+	return []any{[]byte(owner), e.inbox, int64(e.unread), encodeID(e.evFirst), encodeID(e.evLast), e.evCount, encodeID(e.evPhys)}
+}
+
+// updates reports whether the flush writes the user's row with an UPDATE.
+func (e *userEntry) updates() bool { return e.dirty && e.needed() && e.inDB }
+
+// updatesConv reports whether the flush writes the conversation k with an
+// UPDATE.
+func (t *tx) updatesConv(k convKey) bool {
+	c := t.convs[k]
+	return k.other != "" && c.put && c.inDB
+}
+
 func ignoreRow(pgx.Rows) error { return nil }
 
 // oneRow checks that a write to a row the transaction holds locked found
 // it: only a write outside the store's transactions can make it fail.
 func oneRow[K any](what string, key K) func(pgconn.CommandTag) error {
+	return nRows(1, what, key)
+}
+
+// nRows is oneRow for a write of n rows.
+func nRows[K any](n int64, what string, key K) func(pgconn.CommandTag) error {
 	return func(tag pgconn.CommandTag) error {
-		if n := tag.RowsAffected(); n != 1 {
-			return fmt.Errorf("%s %v: %s touched %d rows, not 1: the table was changed outside the store", what, key, tag, n)
+		if got := tag.RowsAffected(); got != n {
+			return fmt.Errorf("%s %v: %s touched %d rows, not %d: the table was changed outside the store", what, key, tag, got, n)
 		}
 		return nil
 	}

@@ -15,14 +15,19 @@ ALTER TABLE tombstones
     ADD COLUMN retracted boolean NOT NULL DEFAULT false;
 
 -- A row of inboxes is now a user's row: the inbox (has_inbox), and the
--- bounds of the user's event stream, which outlives the inbox. A user with
--- neither has no row. The row protects the user's stream, blocks and
--- inbox alike (doc.go, "Isolation"). Seqs are stored like message IDs
+-- user's event stream, which outlives the inbox: its first and last Seq,
+-- how many events it holds, and ev_phys, below which none is left in the
+-- events table (those from ev_phys to ev_first are deleted but still in
+-- the table, until a batch of them goes: streams.go). A user with neither
+-- inbox nor events has no row. The row protects the user's stream, blocks
+-- and inbox alike (doc.go, "Isolation"). Seqs are stored like message IDs
 -- (sign bit flipped); 0, no event, is the smallest bigint.
 ALTER TABLE inboxes
     ADD COLUMN has_inbox boolean NOT NULL DEFAULT true,
     ADD COLUMN ev_first  bigint  NOT NULL DEFAULT (-9223372036854775807 - 1),
-    ADD COLUMN ev_last   bigint  NOT NULL DEFAULT (-9223372036854775807 - 1);
+    ADD COLUMN ev_last   bigint  NOT NULL DEFAULT (-9223372036854775807 - 1),
+    ADD COLUMN ev_count  bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN ev_phys   bigint  NOT NULL DEFAULT (-9223372036854775807 - 1);
 
 -- owner blocks other. Apart from the inboxes, which it outlives.
 CREATE TABLE blocks (
