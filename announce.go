@@ -26,74 +26,100 @@ func (x *Inboxes) announce(tx Tx, changes []change) error {
 	if len(changes) == 0 || !x.hub.stored && !live {
 		return nil
 	}
-	var all []Event
-	var mine []userEvent
-	w := streamWriter{tx: tx, keep: uint64(x.history)}
-	if x.hub.stored {
-		w.buf = make([]byte, 0, encodedSize(changes)) // one allocation for every event's data
+	a := announcer{stored: x.hub.stored, live: live, w: streamWriter{tx: tx, keep: uint64(x.history)}}
+	if a.stored {
+		a.w.buf = make([]byte, 0, encodedSize(changes)) // one allocation for every event's data
 	}
 	for i := range changes {
-		aud := changes[i].audience()
-		if live {
-			all = append(all, aud.all)
-		}
-		for _, ue := range aud.users[:aud.n] {
-			if x.hub.stored {
-				seq, err := w.append(ue.user, ue.ev)
-				if err != nil {
-					return err
-				}
-				ue.ev.Seq = seq
-			}
-			if live {
-				mine = append(mine, ue)
-			}
+		if err := changes[i].audience(&a); err != nil {
+			return err
 		}
 	}
 	if live {
+		all, mine := a.all, a.mine
 		tx.OnCommit(func() { x.hub.publish(all, mine) })
 	}
 	return nil
 }
 
-// audience is who a change concerns and what each is told.
-type audience struct {
-	all   Event        // SubscribeAll's event
-	users [2]userEvent // the users' events: users[:n]
-	n     int
+// announcer gathers the events of one write: it appends each user's to
+// their stream, and keeps those to publish in this process.
+type announcer struct {
+	stored, live bool
+	w            streamWriter
+	all          []Event     // SubscribeAll's
+	mine         []userEvent // per-user subscribers'
+}
+
+// everyone tells SubscribeAll's subscribers of ev.
+func (a *announcer) everyone(ev *Event) {
+	if a.live {
+		a.all = append(a.all, *ev)
+	}
+}
+
+// tell tells user's subscribers of ev, setting ev.Seq to its position in
+// user's stream.
+func (a *announcer) tell(user string, ev *Event) error {
+	if a.stored {
+		seq, err := a.w.append(user, ev)
+		if err != nil {
+			return err
+		}
+		ev.Seq = seq
+	}
+	if a.live {
+		a.mine = append(a.mine, userEvent{user: user, ev: *ev})
+	}
+	return nil
 }
 
 // audience decides who the change concerns, and what each of them is
 // told: SubscribeAll and the owner's subscribers get the owner's event;
 // for a read, the other user's subscribers get the read receipt with their
-// own counts.
-func (ch *change) audience() audience {
+// own counts. (It tells a rather than return a list: an Event is some two
+// hundred bytes, and a send makes four of them.)
+func (ch *change) audience(a *announcer) error {
 	ev := Event{Kind: ch.kind, User: ch.owner, Other: ch.other, ReadUpTo: ch.readUpTo,
 		Unread: ch.unread, ConversationUnread: ch.convUnread}
 	switch ch.kind {
 	case MessageReceived, MessageSent, MessageDeleted, MessageRetracted:
 		ev.Message = ch.msg
 	}
-	a := audience{all: ev, n: 1}
-	a.users[0] = userEvent{user: ch.owner, ev: ev}
-	if ch.receipt != nil {
-		ev.Unread, ev.ConversationUnread = ch.receipt.unread, ch.receipt.convUnread
-		a.users[1] = userEvent{user: ch.other, ev: ev}
-		a.n = 2
+	a.everyone(&ev)
+	if err := a.tell(ch.owner, &ev); err != nil {
+		return err
 	}
-	return a
+	if ch.receipt != nil {
+		ev.Seq = 0
+		ev.Unread, ev.ConversationUnread = ch.receipt.unread, ch.receipt.convUnread
+		if err := a.tell(ch.other, &ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// encodedSize bounds the encoded size of the events of changes (receipts
-// carry no message, so twice each change is plenty).
+// encodedSize bounds the encoded size of the events of changes: a
+// change's event and, for a read, the receipt (encodeEvent writes at most
+// 64 bytes besides the strings of an event, 64 more and 20 a metadata
+// entry for its message). An estimate too small costs an allocation, one
+// too large a larger one, on every write.
 func encodedSize(changes []change) int {
 	n := 0
 	for i := range changes {
 		ch := &changes[i]
-		n += 2 * (64 + len(ch.owner) + len(ch.other) + len(ch.msg.Sender) + len(ch.msg.Recipient) + len(ch.msg.Text))
-		for k, v := range ch.msg.Meta {
-			n += 2 * (20 + len(k) + len(v))
+		e := 64 + len(ch.owner) + len(ch.other)
+		if ch.msg.ID != 0 {
+			e += 64 + len(ch.msg.Sender) + len(ch.msg.Recipient) + len(ch.msg.Text)
+			for k, v := range ch.msg.Meta {
+				e += 20 + len(k) + len(v)
+			}
 		}
+		if ch.receipt != nil {
+			e *= 2
+		}
+		n += e
 	}
 	return n
 }

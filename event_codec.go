@@ -15,8 +15,8 @@ const (
 )
 
 // encodeEvent appends the encoding of ev, without its Seq, to b.
-func encodeEvent(b []byte, ev Event) []byte {
-	m := ev.Message
+func encodeEvent(b []byte, ev *Event) []byte {
+	m := &ev.Message
 	b = append(b, eventVersion, byte(ev.Kind))
 	b = appendString(b, ev.User)
 	b = appendString(b, ev.Other)

@@ -42,7 +42,7 @@ type streamBounds struct {
 }
 
 // append stores ev at the end of user's stream and returns its Seq.
-func (w *streamWriter) append(user string, ev Event) (uint64, error) {
+func (w *streamWriter) append(user string, ev *Event) (uint64, error) {
 	b, err := w.boundsOf(user)
 	if err != nil {
 		return 0, err
