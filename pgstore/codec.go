@@ -304,13 +304,6 @@ func (r *rawRow) int32() int32 {
 	return 0
 }
 
-func (r *rawRow) int16() int16 {
-	if v := r.next(2); v != nil {
-		return int16(binary.BigEndian.Uint16(v))
-	}
-	return 0
-}
-
 func (r *rawRow) bool() bool {
 	v := r.next(1)
 	return v != nil && v[0] != 0
