@@ -80,6 +80,7 @@ type queries struct {
 	checkInboxSetRows, checkStreamBounds                string
 
 	scan scanQueries // scan.go
+	load loadQueries // load.go
 }
 
 // commitSQL ends every Update; a pipeline holding it is never sent twice.
@@ -239,6 +240,7 @@ func newQueries(schema string) queries {
 	qs.pageAfter[0] = q(fmt.Sprintf(cursor, ">", "sec, nsec, id"))
 	qs.pageAfter[1] = q(fmt.Sprintf(cursor, "<", "sec DESC, nsec DESC, id DESC"))
 	qs.scan = newScanQueries(q)
+	qs.load = newLoadQueries(q)
 	for n := 1; n <= maxRows; n++ {
 		qs.upsertMsgs[n] = q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES " + rows(n, msgCols) +
 			" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
