@@ -563,4 +563,3 @@ func int64Array(col []any) []int64 {
 	}
 	return a
 }
-
