@@ -135,7 +135,7 @@ func TestLoadNotFound(t *testing.T) {
 	for name, b := range map[string]*messaging.Batch{
 		"conversation": {Inboxes: []messaging.InboxRecord{{Owner: "cy"}},
 			Conversations: []messaging.ConversationRecord{loadConv("bob", "ann", 1, 1, m)}},
-		"message": {Events: loadEvents("ann", 1), Messages: []messaging.MessageEntry{{Owner: "ann", Other: "bob", MessageRecord: m}}},
+		"message":   {Events: loadEvents("ann", 1), Messages: []messaging.MessageEntry{{Owner: "ann", Other: "bob", MessageRecord: m}}},
 		"tombstone": {Tombstones: []messaging.TombstoneEntry{{Owner: "ann", Other: "bob", Tombstone: messaging.Tombstone{ID: 1}}}},
 	} {
 		err := s.Load(t.Context(), b)
