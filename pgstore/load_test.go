@@ -65,7 +65,8 @@ func loadSteps() []loadStep {
 		Inboxes:       []messaging.InboxRecord{{Owner: "ann", Unread: 0}},
 		Conversations: []messaging.ConversationRecord{loadConv("ann", "bob", 3, 0, m3)},
 		Messages: []messaging.MessageEntry{{Owner: "bob", Other: "ann", MessageRecord: m2}, {Owner: "bob", Other: "ann", MessageRecord: m2b},
-			{Owner: "ann", Other: "bob", MessageRecord: m3}, {Owner: "bob", Other: "ann", MessageRecord: m3}},
+			{Owner: "ann", Other: "bob", MessageRecord: m3}, {Owner: "bob", Other: "ann", MessageRecord: m3},
+			{Owner: "ann", Other: "bob", MessageRecord: m2b}},
 		Tombstones: []messaging.TombstoneEntry{{Owner: "bob", Other: "cy", Tombstone: messaging.Tombstone{ID: 9}},
 			{Owner: "bob", Other: "cy", Tombstone: messaging.Tombstone{ID: 9, Retracted: true}}},
 		Blocks:          []messaging.Block{{User: "ann", Other: "zed"}, {User: "bob", Other: "cy"}},
@@ -77,7 +78,8 @@ func loadSteps() []loadStep {
 		{batch: second},
 		// ann's stream from 4 on: 1 to 3 stay in the table, hidden.
 		{trim: func(tx messaging.Tx) error { return tx.DeleteEvents("ann", 3) }},
-		{batch: &messaging.Batch{Events: append(loadEvents("ann", 2, 6), loadEvents("new", 1)...)}},
+		{batch: &messaging.Batch{Events: append(append(loadEvents("ann", 2, 6), loadEvents("new", 1)...), loadEvents("gone", 7)...),
+			Tombstones: []messaging.TombstoneEntry{{Owner: "bob", Other: "cy", Tombstone: messaging.Tombstone{ID: 9}}}}},
 	}
 }
 

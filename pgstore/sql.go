@@ -240,7 +240,7 @@ func newQueries(schema string) queries {
 	qs.pageAfter[0] = q(fmt.Sprintf(cursor, ">", "sec, nsec, id"))
 	qs.pageAfter[1] = q(fmt.Sprintf(cursor, "<", "sec DESC, nsec DESC, id DESC"))
 	qs.scan = newScanQueries(q)
-	qs.load = newLoadQueries(q)
+	qs.load = newLoadQueries(schema, q)
 	for n := 1; n <= maxRows; n++ {
 		qs.upsertMsgs[n] = q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES " + rows(n, msgCols) +
 			" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
