@@ -310,7 +310,7 @@ func (s *Store) loadOnce(ctx context.Context, p *loadPlan) (map[string]uint64, e
 	c := conn.Conn()
 	b := p.b
 
-	// 1. BEGIN, the temporary tables, the set of users, the user rows.
+	// 1. BEGIN, the set of users, the user rows.
 	found := make(map[string]*loadUser, len(p.users))
 	var pipe pgx.Batch
 	pipe.Queue(s.q.beginUpdate)
