@@ -218,6 +218,23 @@
 // lost notification only delays an event; NOTIFY carries a wake-up hint,
 // the events are read from the table.
 //
+// # Copying a store
+//
+// messaging.Copy uses two capabilities the store has. View's ReadTx is a
+// messaging.Scanner (scan.go): an inbox's messages and tombstones across
+// its conversations, a page per statement, each a range scan of an index
+// starting at the position (a row comparison), so reading a store costs a
+// few statements per inbox, not per conversation. The store is a
+// messaging.Loader (load.go): a batch goes in one transaction, a COPY per
+// kind of record straight into its table, with the user rows, the touches
+// and the checks an Update of the same Puts would make; a kind that meets
+// a stored row goes through a temporary table and INSERT ... ON CONFLICT
+// DO UPDATE instead, so Load replaces what is stored, as Put does.
+// Measured here (2 shared cores, fsync on), a bbolt store of 1 000 000
+// sends (2 000 000 message copies, 864 240 conversations, 1 000 000
+// events) copies into PostgreSQL at about 20 000 messages/s, and back at
+// about 50 000.
+//
 // # Idempotency records
 //
 // A keyed send inserts its record with a plain INSERT: of two sends with

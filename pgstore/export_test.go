@@ -13,3 +13,10 @@ var (
 // MigrationSQL is the SQL of migration v, for a test that builds a schema
 // as an older version of this package left it.
 func MigrationSQL(v int) string { return migrations[v-1].sql }
+
+// ScanSQL is the Scanner's statements: messages from the start and after
+// a position, then tombstones the same.
+func ScanSQL(s *Store) []string {
+	q := s.q.scan
+	return []string{q.msgs, q.msgsAfter, q.tombs, q.tombsAfter}
+}

@@ -78,6 +78,9 @@ type queries struct {
 	checkOrphanConvs, checkOrphanMsgs, checkOrphanTombs string
 	checkTombstoned, checkBadTimes, checkCountsInRange  string
 	checkInboxSetRows, checkStreamBounds                string
+
+	scan scanQueries // scan.go
+	load loadQueries // load.go
 }
 
 // commitSQL ends every Update; a pipeline holding it is never sent twice.
@@ -236,6 +239,8 @@ func newQueries(schema string) queries {
 		"AND (sec, nsec, id) %s ((SELECT sec FROM k), (SELECT nsec FROM k), (SELECT id FROM k)) ORDER BY %s LIMIT $4"
 	qs.pageAfter[0] = q(fmt.Sprintf(cursor, ">", "sec, nsec, id"))
 	qs.pageAfter[1] = q(fmt.Sprintf(cursor, "<", "sec DESC, nsec DESC, id DESC"))
+	qs.scan = newScanQueries(q)
+	qs.load = newLoadQueries(schema, q)
 	for n := 1; n <= maxRows; n++ {
 		qs.upsertMsgs[n] = q("INSERT INTO {S}.messages (" + msgColumns + ") VALUES " + rows(n, msgCols) +
 			" ON CONFLICT (owner, other, id) DO UPDATE SET sec = EXCLUDED.sec, nsec = EXCLUDED.nsec, " +
