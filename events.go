@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"sync"
 )
 
@@ -166,6 +167,11 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 			}
 			continue
 		case wait == nil:
+			// The event is shared: with the other subscribers of the
+			// change and with the buffer later subscribers resume from.
+			// Its metadata map must not be, or one reader's change would
+			// show in every other's copy (and race with it).
+			ev.Message.Meta = maps.Clone(ev.Message.Meta)
 			return ev, nil
 		}
 		select {

@@ -739,6 +739,15 @@ func TestContextCancelled(t *testing.T) {
 		calls["Inbox.Delete"] = in.Delete(cctx, "bob")
 		calls["MarkRead"] = c.MarkRead(cctx)
 		calls["DeleteMessage"] = c.DeleteMessage(cctx, 1)
+		calls["MarkReadUpTo"] = c.MarkReadUpTo(cctx, 1)
+		calls["Retract"] = conv(t, x, "bob", "dave").Retract(cctx, 1)
+		_, calls["Older"] = c.Older(cctx, 0, 10)
+		_, calls["Newer"] = c.Newer(cctx, 0, 10)
+		_, calls["Conversation"] = x.Conversation(cctx, "dave", "bob")
+		_, calls["ConversationPage"] = in.ConversationPage(cctx, "", 10)
+		calls["Block"] = x.Block(cctx, "dave", "bob")
+		calls["Unblock"] = x.Unblock(cctx, "dave", "bob")
+		_, calls["Verify"] = x.Verify(cctx)
 		iterErr := func(seq func(func(struct{}, error) bool)) error {
 			var got error
 			n := 0
@@ -765,6 +774,13 @@ func TestContextCancelled(t *testing.T) {
 		})
 		calls["Messages"] = iterErr(func(yield func(struct{}, error) bool) {
 			for _, err := range c.Messages(cctx) {
+				if !yield(struct{}{}, err) {
+					return
+				}
+			}
+		})
+		calls["Blocked"] = iterErr(func(yield func(struct{}, error) bool) {
+			for _, err := range x.Blocked(cctx, "dave") {
 				if !yield(struct{}{}, err) {
 					return
 				}
@@ -928,6 +944,37 @@ func TestErrClosed(t *testing.T) {
 		for _, err := range x.Users(ctx) {
 			assert.ErrorIs(t, err, messaging.ErrClosed)
 		}
+		calls := map[string]error{}
+		_, calls["Has"] = x.Has(ctx, "dave")
+		calls["Delete"] = x.Delete(ctx, "dave")
+		_, calls["Inbox.Has"] = in.Has(ctx, "bob")
+		calls["Inbox.Delete"] = in.Delete(ctx, "bob")
+		_, calls["Conversation"] = x.Conversation(ctx, "dave", "bob")
+		_, calls["ConversationPage"] = in.ConversationPage(ctx, "", 10)
+		calls["DeleteMessage"] = c.DeleteMessage(ctx, 1)
+		calls["MarkReadUpTo"] = c.MarkReadUpTo(ctx, 1)
+		calls["Retract"] = c.Retract(ctx, 1)
+		_, calls["Older"] = c.Older(ctx, 0, 10)
+		_, calls["Newer"] = c.Newer(ctx, 0, 10)
+		calls["Block"] = x.Block(ctx, "dave", "bob")
+		calls["Unblock"] = x.Unblock(ctx, "dave", "bob")
+		_, calls["Verify"] = x.Verify(ctx)
+		_, calls["Subscribe"] = x.Subscribe("dave")
+		_, calls["SubscribeFrom"] = x.SubscribeFrom("dave", 0)
+		_, calls["SubscribeAll"] = x.SubscribeAll()
+		for _, err := range x.Blocked(ctx, "dave") {
+			calls["Blocked"] = err
+		}
+		for _, err := range in.Conversations(ctx) {
+			calls["Conversations"] = err
+		}
+		for _, err := range c.Messages(ctx) {
+			calls["Messages"] = err
+		}
+		for name, err := range calls {
+			assert.ErrorIs(t, err, messaging.ErrClosed, name)
+		}
+		assert.NoError(t, x.Close(), "Close is idempotent")
 	})
 }
 

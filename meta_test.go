@@ -14,6 +14,7 @@ import (
 func TestMetadata(t *testing.T) {
 	eachStore(t, func(t *testing.T, x *messaging.Inboxes) {
 		all := subscribe(t, x, "")
+		daves := subscribe(t, x, "dave")
 		meta := map[string]string{"attachment": "https://files.example/p/42.jpg", "type": "image/jpeg", "size": "48213"}
 		m, err := x.SendMessage(ctx, "bob", "dave", "", messaging.WithMeta(meta)) // a photo: no text
 		require.NoError(t, err)
@@ -29,12 +30,18 @@ func TestMetadata(t *testing.T) {
 			assert.Equal(t, want, msgs[0].Meta, "%s's copy", side[0])
 			assert.Equal(t, want, c.LastMessage.Meta, "%s's preview", side[0])
 			msgs[0].Meta["attachment"] = "mine now"
+			c.LastMessage.Meta["type"] = "mine too"
 			page, err := c.Older(ctx, 0, 10)
 			require.NoError(t, err)
 			assert.Equal(t, want, page[0].Meta, "no aliasing between reads")
+			assert.Equal(t, want, conv(t, x, side[0], side[1]).LastMessage.Meta, "no aliasing between previews")
 		}
+		// Each subscriber's event is its own: one that changes the map
+		// changes nothing for the others, nor for a later resume.
+		next(t, daves).Message.Meta["size"] = "changed by dave's subscriber"
 		assert.Equal(t, want, next(t, all).Message.Meta, "in the sent event")
 		assert.Equal(t, want, next(t, all).Message.Meta, "in the received event")
+		assert.Equal(t, want, next(t, subscribeFrom(t, x, "dave", 0)).Message.Meta, "in the resumed event")
 
 		plain := send(t, x, "bob", "dave", "no metadata")
 		assert.Nil(t, plain.Meta)

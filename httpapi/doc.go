@@ -70,7 +70,7 @@
 //	410 resume_too_old          messaging.ErrResumeTooOld
 //	410 overflow                messaging.ErrOverflow (in the reload event only)
 //	413 body_too_large          the body is over the cap (see Bodies)
-//	415 unsupported_media_type  a POST, PUT or DELETE without Content-Type: application/json
+//	415 unsupported_media_type  a POST without Content-Type: application/json, or a PUT or DELETE with another type
 //	500 corrupt, locked, not_store, version, internal
 //	503 closed                  messaging.ErrClosed: the Inboxes is shutting down
 //	503 canceled, timeout       the request's context ended
@@ -81,9 +81,11 @@
 //
 // # Bodies
 //
-// A POST, PUT or DELETE must say Content-Type: application/json (charset
-// utf-8 if any), even where it has no body: an HTML form cannot send that
-// type, so a cross-site form cannot post here. Bodies are one JSON object
+// A POST must say Content-Type: application/json (charset utf-8 if any),
+// even where it has no body: an HTML form cannot send that type, so a
+// cross-site form cannot post here. A PUT or DELETE may leave the type out
+// (a browser sends those methods cross-site only after a CORS preflight),
+// but one that gives a type must give that one. Bodies are one JSON object
 // whose keys are exactly the route's fields (others are refused, not
 // ignored); an empty body is {}. A message body is capped with
 // http.MaxBytesReader at 6 × (MaxMessageBytes + messaging.MaxMetaBytes +

@@ -80,6 +80,27 @@ func TestContentTypeEveryRoute(t *testing.T) {
 	assert.Equal(t, 1, c.MessageCount, "nothing changed")
 	assert.Equal(t, m.ID, c.LastMessage.ID)
 
+	// Without a body and without a type: a POST could come from a
+	// cross-site fetch and is refused; a PUT or DELETE cannot, and is
+	// what most clients send.
+	for _, rt := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/conversations/dave/read", http.StatusUnsupportedMediaType},
+		{"POST", "/conversations/dave/messages/" + itoa(m.ID) + "/retract", http.StatusUnsupportedMediaType},
+		{"PUT", "/blocks/carol", http.StatusNoContent},
+		{"DELETE", "/blocks/carol", http.StatusNoContent},
+		{"DELETE", "/conversations/dave/messages/" + itoa(m.ID), http.StatusNoContent},
+		{"DELETE", "/conversations/dave", http.StatusNoContent},
+	} {
+		r := httptest.NewRequest(rt.method, rt.path, nil)
+		r.Header.Set(userHeader, "bob")
+		w := httptest.NewRecorder()
+		h.h.ServeHTTP(w, r)
+		assert.Equal(t, rt.status, w.Code, "%s %s: %s", rt.method, rt.path, w.Body.String())
+	}
+
 	for _, path := range []string{"/inbox", "/conversations", "/conversations/bob/messages", "/blocks"} {
 		r := httptest.NewRequest("GET", path, nil)
 		r.Header.Set(userHeader, "dave")
