@@ -26,12 +26,15 @@ func (c *cli) copyStore(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("copy", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	to := fl.String("to", "", "the destination: a bbolt file or a postgres:// URL")
+	batch := fl.Int("batch", messaging.DefaultCopyBatch, "records written in one transaction of the destination")
 	pos, err := positional(fl, args)
 	switch {
 	case err != nil:
 		return usagef("copy: %v", err)
 	case len(pos) != 0 || *to == "":
-		return usagef("copy takes -to PATH_OR_URL")
+		return usagef("copy takes -to PATH_OR_URL [-batch N]")
+	case *batch <= 0:
+		return usagef("copy: -batch must be above 0")
 	case *to == c.path:
 		return usagef("copy: -to names the store being copied")
 	}
@@ -49,7 +52,7 @@ func (c *cli) copyStore(ctx context.Context, args []string) error {
 	defer dst.Close()
 
 	bar := newProgress(c.errOut)
-	err = messaging.Copy(ctx, dst, src, &messaging.CopyOptions{Progress: bar.update})
+	err = messaging.Copy(ctx, dst, src, &messaging.CopyOptions{BatchSize: *batch, Progress: bar.update})
 	bar.end()
 	if err != nil {
 		if !existed && !errors.Is(err, messaging.ErrNotEmpty) {

@@ -27,7 +27,7 @@
 //	block, unblock USER OTHER    who may message whom; blocked USER lists them
 //	users                        every user with an inbox
 //	check                        verify the store; exit 1 if anything is broken
-//	copy -to PATH_OR_URL         copy the store into an empty one (offline)
+//	copy -to PATH_OR_URL [-batch N]  copy the store into an empty one (offline)
 //	serve [-addr HOST:PORT]      the HTTP API under /api/ and a demo page (serve.go)
 //
 // Exit status: 0 on success, 1 on an error (one line on stderr), 2 on a
@@ -67,9 +67,11 @@ Commands:
   blocked USER                 the users USER blocks
   users                        every user with an inbox
   check                        verify the store's invariants
-  copy -to PATH_OR_URL         copy the whole store into a new, empty store
-                               (offline: stop the application first), check
-                               the copy and print what both hold
+  copy -to PATH_OR_URL [-batch N]
+                               copy the whole store into a new, empty store
+                               (offline: stop the application first), N
+                               records a transaction (2000), check the copy
+                               and print what both hold
   serve [-addr HOST:PORT]      the HTTP API under /api/ and a page to try it
                                (127.0.0.1:8080; demo identity, not for production)
 

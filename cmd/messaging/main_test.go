@@ -377,6 +377,17 @@ func TestCopy(t *testing.T) {
 	assert.EqualValues(t, 4, doc.Source.Messages)
 	assert.Empty(t, doc.Problems)
 
+	// One record a transaction: as many transactions as records, same copy.
+	single := filepath.Join(dir, "single.db")
+	code, out, errOut = cmd(t, src, "-json", "copy", "-batch", "1", "-to", single)
+	require.Equal(t, 0, code, errOut)
+	require.NoError(t, json.Unmarshal([]byte(out), &doc))
+	assert.Equal(t, doc.Source, doc.Destination)
+	assert.Empty(t, doc.Problems)
+	code, _, errOut = cmd(t, src, "copy", "-batch", "0", "-to", filepath.Join(dir, "zero.db"))
+	assert.Equal(t, 2, code, errOut)
+	assert.NoFileExists(t, filepath.Join(dir, "zero.db"))
+
 	code, _, errOut = cmd(t, filepath.Join(dir, "missing.db"), "copy", "-to", filepath.Join(dir, "x.db"))
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "no store at")
