@@ -41,7 +41,10 @@ type session struct {
 	// results is how many statements of the last pipeline sent returned
 	// their results, BEGIN included.
 	results int
-	batch   pgx.Batch
+	// handed: a step of the last pipeline sent was handed a row or a
+	// command tag, and may have kept what it read.
+	handed bool
+	batch  pgx.Batch
 }
 
 func newSession(s *Store, ctx context.Context, begin string) *session {
@@ -52,8 +55,11 @@ func newSession(s *Store, ctx context.Context, begin string) *session {
 // has not begun, and hands each result to its step. The first pipeline of
 // a transaction is sent again on a fresh connection if the connection
 // turns out to be dead (a server restart leaves dead connections in the
-// pool), since nothing of the transaction has happened yet; a pipeline
-// that commits never is.
+// pool), since nothing of the transaction has happened yet — unless a step
+// was handed a result already: what it read is from the dead
+// connection's snapshot, which a fresh transaction must not build on (the
+// caller's retry runs the whole function again instead). A pipeline that
+// commits is never sent again.
 func (ss *session) run(steps ...step) error {
 	if ss.err != nil {
 		return ss.err
@@ -71,7 +77,7 @@ func (ss *session) run(steps ...step) error {
 		if err == nil {
 			return nil
 		}
-		if first && try < 3 && ss.ctx.Err() == nil && ss.conn.Conn().IsClosed() && !commits(steps) {
+		if first && try < 3 && !ss.handed && ss.ctx.Err() == nil && ss.conn.Conn().IsClosed() && !commits(steps) {
 			ss.conn.Release() // destroys it: it is closed
 			ss.conn, ss.inTx = nil, false
 			continue
@@ -108,7 +114,7 @@ func (ss *session) send(first bool, steps []step) error {
 }
 
 func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
-	ss.results = 0
+	ss.results, ss.handed = 0, false
 	if first {
 		if _, err := br.Exec(); err != nil {
 			return err
@@ -124,6 +130,7 @@ func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
 		if st.row != nil {
 			rows, _ := br.Query() // its error is rows.Err()
 			for rows.Next() {
+				ss.handed = true
 				if err := st.row(rows); err != nil {
 					rows.Close()
 					return err
@@ -142,6 +149,7 @@ func (ss *session) read(br pgx.BatchResults, first bool, steps []step) error {
 		}
 		ss.results++
 		if st.done != nil {
+			ss.handed = true
 			if err := st.done(tag); err != nil {
 				return err
 			}
