@@ -37,11 +37,13 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/socialkit/messaging"
 )
@@ -127,7 +129,9 @@ func newLoadQueries(schema string, q func(string) string) loadQueries {
 // the effect of Batch.Put in an Update (records already stored are
 // replaced), using COPY for the bulk of it; see the top of this file. It
 // leaves the message ID sequence alone. On a ctx that is done it returns
-// an error wrapping ctx.Err(), and nothing of b is written.
+// an error wrapping ctx.Err(), and nothing of b is written — unless ctx
+// ends, or the connection is lost, while COMMIT is in flight: then the
+// error says that the outcome is unknown, as Update's does.
 func (s *Store) Load(ctx context.Context, b *messaging.Batch) error {
 	if err := s.enter(ctx); err != nil {
 		return wrapf(err, "load")
@@ -149,7 +153,7 @@ func (s *Store) Load(ctx context.Context, b *messaging.Batch) error {
 			return nil
 		}
 		err = withContext(ctx, err)
-		if ctx.Err() != nil || !loadRetryable(err) {
+		if ctx.Err() != nil || !loadRetryable(err) || errors.As(err, new(unknownOutcome)) {
 			return wrapf(err, "load")
 		}
 		if attempt == maxAttempts {
@@ -160,6 +164,12 @@ func (s *Store) Load(ctx context.Context, b *messaging.Batch) error {
 		}
 	}
 }
+
+// unknownOutcome is a Load's error when COMMIT may or may not have run:
+// never run again.
+type unknownOutcome struct{ error }
+
+func (u unknownOutcome) Unwrap() error { return u.error }
 
 // loadRetryable reports whether a Load that failed with err may run again
 // in a new transaction: the failures Update runs its function again on.
@@ -472,6 +482,9 @@ func (s *Store) loadOnce(ctx context.Context, p *loadPlan) (map[string]uint64, e
 	}
 	pipe.Queue(commitSQL)
 	if err := c.SendBatch(ctx, &pipe).Close(); err != nil {
+		if c.IsClosed() && !pgconn.SafeToRetry(err) {
+			return nil, unknownOutcome{wrapf(err, "commit: the connection was lost while COMMIT was in flight; the outcome is unknown")}
+		}
 		return nil, err
 	}
 	return grown, nil
