@@ -488,7 +488,7 @@ func (s *BoltStore) EstimateRecords(ctx context.Context) (int64, error) {
 	}
 	defer s.active.Done()
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, wrapf(err, "estimate records")
 	}
 	var n int64
 	err := s.db.View(func(tx *bbolt.Tx) error {

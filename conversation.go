@@ -121,7 +121,8 @@ func (c *Conversation) DeleteMessage(ctx context.Context, id uint64) error {
 // and both conversations' summaries and LastUpdate following. Both users'
 // subscribers get MessageRetracted. A message the owner did not send is
 // ErrNotSender; one not in this conversation (or retracted already),
-// ErrNotFound.
+// ErrNotFound. A retracted message's ID is no longer a paging cursor
+// (Older, Newer: ErrBadCursor), as nothing keeps its position.
 func (c *Conversation) Retract(ctx context.Context, id uint64) error {
 	err := c.inboxes.write(ctx, func(tx Tx) ([]change, error) { return retract(tx, c.Owner, c.Username, id) })
 	return c.wrap(err, fmt.Sprintf("retract message %d", id))

@@ -554,6 +554,14 @@ func (c *copier) stream(user string) error {
 			return err
 		}
 		for _, ev := range evs {
+			// An event names message IDs that may no longer be stored
+			// anywhere else (a message deleted from both sides): the
+			// destination must not hand them out again.
+			e, err := decodeEvent(ev)
+			if err != nil {
+				return wrapf(err, "event %d of %q", ev.Seq, user)
+			}
+			c.maxID = max(c.maxID, e.Message.ID, e.ReadUpTo)
 			c.batch.Events = append(c.batch.Events, ev)
 			if err := c.added(); err != nil {
 				return err

@@ -259,3 +259,24 @@ func TestCopyLoadFails(t *testing.T) {
 	assert.Equal(t, int64(50), got.Records(), "two batches")
 	assert.Equal(t, 3, dst.loads, "no Load after the one that failed")
 }
+
+// IDs live on in the event streams a copy carries (a message deleted from
+// both sides is still in both users' histories): the destination hands out
+// none of them again, and the same next ID as the source (found in
+// review).
+func TestCopyKeepsIDsNamedInEventStreams(t *testing.T) {
+	src := messaging.NewMemoryStore()
+	x := messaging.New(src)
+	m, err := x.SendMessage(ctx, "bob", "dave", "secret")
+	require.NoError(t, err)
+	require.NoError(t, handleInbox(x, "bob").Delete(ctx, "dave"))
+	require.NoError(t, handleInbox(x, "dave").Delete(ctx, "bob"))
+	dst := messaging.NewMemoryStore()
+	require.NoError(t, messaging.Copy(ctx, dst, src, nil))
+	fromCopy, err := messaging.New(dst).SendMessage(ctx, "carol", "erin", "hello")
+	require.NoError(t, err)
+	fromSource, err := x.SendMessage(ctx, "carol", "erin", "hello")
+	require.NoError(t, err)
+	assert.Greater(t, fromCopy.ID, m.ID)
+	assert.Equal(t, fromSource.ID, fromCopy.ID)
+}

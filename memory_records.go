@@ -320,7 +320,7 @@ var _ Estimator = (*MemoryStore)(nil)
 // conversations, not over the messages.
 func (s *MemoryStore) EstimateRecords(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, wrapf(err, "estimate records")
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

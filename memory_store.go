@@ -67,7 +67,7 @@ func NewMemoryStore() *MemoryStore {
 // View runs fn under the read lock. See Store.View.
 func (s *MemoryStore) View(ctx context.Context, fn func(ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return wrapf(err, "view")
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -81,7 +81,7 @@ func (s *MemoryStore) View(ctx context.Context, fn func(ReadTx) error) error {
 // an error or panics. See Store.Update.
 func (s *MemoryStore) Update(ctx context.Context, fn func(Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return wrapf(err, "update")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

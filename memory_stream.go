@@ -21,6 +21,10 @@ type memStream struct {
 
 const streamChunk = 64
 
+// maxChunkReserve bounds the bytes a new chunk reserves for its events'
+// data up front; append grows it past that if need be.
+const maxChunkReserve = 16 << 10
+
 // eventChunk holds events i < n: seqs[i] and data[offs[i]:offs[i+1]].
 // Events are only ever appended to a chunk, so a chunk's content up to n is
 // never changed once written: an undo restores n.
@@ -74,7 +78,9 @@ func (st *memStream) appendEvent(seq uint64, data []byte) {
 	if n := len(st.chunks); n > 0 && st.chunks[n-1].n < streamChunk {
 		c = st.chunks[n-1]
 	} else {
-		c = &eventChunk{data: make([]byte, 0, streamChunk*(len(data)+len(data)/2))}
+		// Room for a chunk of events like this one, within reason: one
+		// large message must not reserve 96 times its size.
+		c = &eventChunk{data: make([]byte, 0, min(streamChunk*(len(data)+len(data)/2), maxChunkReserve))}
 		st.chunks = append(st.chunks, c)
 	}
 	c.seqs[c.n] = seq

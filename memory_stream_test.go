@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,4 +61,14 @@ func TestMemStreamAgainstASlice(t *testing.T) {
 		}
 		check(step)
 	}
+}
+
+// A large event does not make its chunk reserve room for 64 like it (one
+// 1 MiB message reserved 96 MiB a stream; found in review).
+func TestMemStreamLargeEventReservesLittle(t *testing.T) {
+	var st memStream
+	st.appendEvent(1, make([]byte, 1<<20))
+	st.appendEvent(2, []byte("small"))
+	require.Len(t, st.chunks, 1)
+	assert.Less(t, cap(st.chunks[0].data), 2<<20, "room for about what it holds")
 }

@@ -150,7 +150,11 @@ func TestErrorsHaveOnePrefix(t *testing.T) {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		_, errCancelled := x.SendMessage(cancelled, "bob", "dave", "x")
-		errs := []error{errGet, errConv, errPage, errCursor, errDel, errMark, errCancelled}
+		var errUsers error
+		for _, err := range x.Users(cancelled) {
+			errUsers = err
+		}
+		errs := []error{errGet, errConv, errPage, errCursor, errDel, errMark, errCancelled, errUsers}
 		require.NoError(t, x.Close())
 		_, errClosed := x.SendMessage(ctx, "bob", "dave", "x")
 		errs = append(errs, errClosed, c.MarkRead(ctx), c.DeleteMessage(ctx, m.ID))

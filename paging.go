@@ -38,8 +38,10 @@ func pageLimit(limit int) int {
 // between calls neither repeat nor hide any other message. The message named
 // by before must be in this conversation, or have been deleted from this
 // side only (its position is then read from the other side's copy);
-// otherwise the error wraps ErrBadCursor. Each call reads one page in one
-// read transaction.
+// otherwise the error wraps ErrBadCursor — so does a message deleted from
+// both sides or retracted, whose position is kept nowhere: a screen told
+// of a MessageRetracted should page from the message shown next to it.
+// Each call reads one page in one read transaction.
 func (c *Conversation) Older(ctx context.Context, before uint64, limit int) ([]Message, error) {
 	return c.page(ctx, before, true, limit)
 }

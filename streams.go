@@ -154,6 +154,19 @@ func (x *Inboxes) subscribe(user string, after uint64, resume bool) (*Subscripti
 	if err != nil {
 		return nil, wrapf(err, op, user)
 	}
+	// A write that committed between the read above and the subscription
+	// was published to no feed of this user: read the end again, now that
+	// every later commit reaches the feed, so that Next reads it from the
+	// store rather than wait for the user's next event.
+	err = x.store.View(context.Background(), func(tx ReadTx) (err error) {
+		_, last, err = tx.StreamBounds(user)
+		return err
+	})
+	if err != nil {
+		s.Close()
+		return nil, wrapf(err, op, user)
+	}
+	x.hub.notify(user, last)
 	s.inboxes = x
 	x.watch()
 	return s, nil

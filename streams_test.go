@@ -1,10 +1,13 @@
 package messaging_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -225,6 +228,47 @@ func TestStreamsHoldOnlyTheKeptHistory(t *testing.T) {
 				assert.Equal(t, events, last, "%s: every event numbered", u)
 				assert.Equal(t, uint64(20), last-first+1, "%s: the newest 20 kept", u)
 			}
+		})
+	}
+}
+
+// armedStore runs hook once, right after the first View that follows
+// arm: a write that commits at a chosen point of a caller's reads.
+type armedStore struct {
+	messaging.Store
+	armed atomic.Bool
+	hook  func()
+}
+
+func (s *armedStore) View(ctx context.Context, fn func(messaging.ReadTx) error) error {
+	err := s.Store.View(ctx, fn)
+	if s.armed.CompareAndSwap(true, false) {
+		s.hook()
+	}
+	return err
+}
+
+// A send that commits between SubscribeFrom's read of the stream's end and
+// its subscription is delivered, not held back until the user's next
+// event (found in review: Next waited).
+func TestSubscribeFromSeesACommitDuringSubscribe(t *testing.T) {
+	for _, st := range plainStores() {
+		t.Run(st.name, func(t *testing.T) {
+			s := &armedStore{Store: st.open(t)}
+			x := messaging.New(s)
+			defer x.Close()
+			send(t, x, "bob", "dave", "one")
+			s.hook = func() { send(t, x, "bob", "dave", "two") }
+			s.armed.Store(true)
+			sub, err := x.SubscribeFrom("dave", 1)
+			require.NoError(t, err)
+			defer sub.Close()
+			c, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			ev, err := sub.Next(c)
+			require.NoError(t, err, "dave's event 2 committed before SubscribeFrom returned")
+			assert.Equal(t, uint64(2), ev.Seq)
+			assert.Equal(t, "two", ev.Message.Text)
 		})
 	}
 }
