@@ -2,7 +2,6 @@ package messaging_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/socialkit/messaging"
+	"github.com/socialkit/messaging/storetest"
 )
 
 // TestEveryWriteSurvivesEveryFault fails, SQLite-style, the k-th record
@@ -93,7 +93,7 @@ func TestEveryWriteSurvivesEveryFault(t *testing.T) {
 					fs := &faultStore{Store: st.open(t)}
 					x := messaging.New(fs)
 					ids := seed(t, x)
-					before := recordSnapshot(t, fs.Store)
+					before := storetest.Records(t, fs.Store)
 					all := subscribe(t, x, "")
 
 					fs.failAt = k
@@ -106,7 +106,7 @@ func TestEveryWriteSurvivesEveryFault(t *testing.T) {
 					faults++
 					require.ErrorIs(t, err, errInjectedFault, "fault %d", k)
 					assert.Equal(t, 1, strings.Count(err.Error(), "messaging:"), "%v", err)
-					assert.Equal(t, before, recordSnapshot(t, fs.Store), "fault %d: the store changed", k)
+					assert.Equal(t, before, storetest.Records(t, fs.Store), "fault %d: the store changed", k)
 					problems, verr := x.Verify(ctx)
 					require.NoError(t, verr)
 					assert.Empty(t, problems, "fault %d", k)
@@ -114,7 +114,7 @@ func TestEveryWriteSurvivesEveryFault(t *testing.T) {
 
 					fs.failAt = 0
 					require.NoError(t, w.do(x, ids), "fault %d: the retry", k)
-					assert.NotEqual(t, before, recordSnapshot(t, fs.Store), "the retry wrote")
+					assert.NotEqual(t, before, storetest.Records(t, fs.Store), "the retry wrote")
 					problems, verr = x.Verify(ctx)
 					require.NoError(t, verr)
 					assert.Empty(t, problems, "fault %d, after the retry", k)
@@ -148,68 +148,4 @@ func handleInbox(x *messaging.Inboxes, owner string) *messaging.Inbox {
 		panic(err)
 	}
 	return b
-}
-
-// recordSnapshot prints every record of s that a user can see through the
-// API, and those the API reads on their behalf: inboxes, conversations,
-// messages, tombstones, blocks, idempotency records and event streams.
-func recordSnapshot(t *testing.T, s messaging.Store) string {
-	t.Helper()
-	var b strings.Builder
-	require.NoError(t, s.View(ctx, func(tx messaging.ReadTx) error {
-		const all = 1 << 20
-		users, err := tx.Users("", all)
-		if err != nil {
-			return err
-		}
-		for _, u := range users {
-			in, err := tx.Inbox(u)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "%+v\n", in)
-			convs, err := tx.Conversations(u, nil, all)
-			if err != nil {
-				return err
-			}
-			for _, c := range convs {
-				fmt.Fprintf(&b, "  %+v\n", c)
-				msgs, err := tx.MessagesByID(u, c.Other, 0, all)
-				if err != nil {
-					return err
-				}
-				for _, m := range msgs {
-					fmt.Fprintf(&b, "    %+v\n", m)
-				}
-				tombs, err := tx.Tombstones(u, c.Other, 0, all)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(&b, "    tombstones %+v\n", tombs)
-			}
-		}
-		blocks, err := tx.Blocks(messaging.Block{}, all)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "blocks %+v\n", blocks)
-		keys, err := tx.Idempotencies(messaging.IdempotencyRecord{}, all)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "keys %+v\n", keys)
-		streams, err := tx.Streams("", all)
-		if err != nil {
-			return err
-		}
-		for _, u := range streams {
-			evs, err := tx.Events(u, 0, all)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "stream %q %+v\n", u, evs)
-		}
-		return nil
-	}))
-	return b.String()
 }

@@ -275,6 +275,17 @@ type copyState struct {
 	Bounds        map[string][2]uint64
 }
 
+// Records prints every record of s, read through the ReadTx listing
+// methods in one View: inboxes, conversations, messages (by key and by
+// ID), tombstones, blocks, idempotency records, and each stream's events
+// and bounds. Two stores with equal Records hold the same records; a test
+// compares a store's Records before and after a write that must leave it
+// alone.
+func Records(t *testing.T, s messaging.Store) string {
+	t.Helper()
+	return fmt.Sprintf("%+v", readAll(t, s))
+}
+
 func readAll(t *testing.T, s messaging.Store) copyState {
 	t.Helper()
 	var st copyState
