@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 )
@@ -63,16 +62,17 @@ func (p Problem) String() string {
 // its twin from the twin's side: while in a conversation, the walk reads
 // the other user's side of it a page at a time and matches both in
 // (Created, ID) order. So every message is read twice, once with each
-// copy, and there is no lookup per message or per conversation record; on
-// a store with a Scanner, where each read is a round trip (PostgreSQL),
-// the reads are about one per conversation side (two per pair of users)
-// plus a few per inbox. On the memory store the walk holds the read lock,
-// so writers wait until it ends.
+// copy, with no lookup per message or per conversation record. With a
+// Scanner that makes one read per conversation side (two per pair of
+// users) and four per inbox, plus one per page of users and one per
+// further page of MaxPageSize records, which is what counts where each
+// read is a round trip (PostgreSQL); without one, two more per
+// conversation side. On the memory store the walk holds the read lock, so
+// writers wait until it ends.
 func (x *Inboxes) Verify(ctx context.Context) ([]Problem, error) {
 	var problems []Problem
 	report := func(p Problem) { problems = append(problems, p) }
 	err := x.store.View(ctx, func(tx ReadTx) error {
-		problems = problems[:0] // in case the store runs fn again
 		v := verifier{ctx: ctx, tx: tx, report: report}
 		return v.users()
 	})
@@ -233,7 +233,7 @@ func (w *inboxWalk) conversation(c ConversationRecord) error {
 		if err := w.tick(); err != nil {
 			return err
 		}
-		order := 0 // which comes first: -1 m, +1 t, 0 both (twins)
+		var order int // which comes first: -1 m, +1 t, 0 both (twins)
 		switch {
 		case t == nil:
 			order = -1
@@ -446,8 +446,8 @@ func (s conversationScanner) ScanMessages(owner string, after *MessageEntry, lim
 	var out []MessageEntry
 	i, from := 0, (*MessageKey)(nil)
 	if after != nil {
-		i = sort.SearchStrings(s.others, after.Other)
-		if i < len(s.others) && s.others[i] == after.Other {
+		var found bool
+		if i, found = slices.BinarySearch(s.others, after.Other); found {
 			k := after.Key()
 			from = &k
 		}
@@ -470,8 +470,8 @@ func (s conversationScanner) ScanTombstones(owner string, after *TombstoneEntry,
 	var out []TombstoneEntry
 	i, from := 0, uint64(0)
 	if after != nil {
-		i = sort.SearchStrings(s.others, after.Other)
-		if i < len(s.others) && s.others[i] == after.Other {
+		var found bool
+		if i, found = slices.BinarySearch(s.others, after.Other); found {
 			from = after.ID
 		}
 	}
