@@ -1,10 +1,13 @@
 package messaging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -46,11 +49,25 @@ func (p Problem) String() string {
 //     wrong in its own structure, such as an index entry without a
 //     conversation.
 //
-// A nil slice means the store is sound. The error is for a walk that could
-// not finish (a cancelled ctx, a closed store). The cost is two passes over
-// every message, one from each side of its conversation, read a page at a
-// time in order (no lookup per message, which on a database would be a
-// round trip each); on the memory store the walk holds the read lock, so
+// A nil slice means the store is sound; problems come grouped by inbox and
+// conversation, in byte order, followed by the Checker's. The error is for
+// a walk that could not finish (a cancelled ctx, a closed store).
+//
+// The cost: each inbox is read once, a page at a time — its conversation
+// records, which the walk holds while in that inbox (memory grows with the
+// largest inbox, not with the store), then its messages and tombstones in
+// the order of the conversations' other users, across all of them with
+// the store's Scanner (BoltStore's and pgstore's ReadTx are Scanners) or
+// conversation by conversation without one. Each copy is checked against
+// its twin from the twin's side: while in a conversation, the walk reads
+// the other user's side of it a page at a time and matches both in
+// (Created, ID) order. So every message is read twice, once with each
+// copy, with no lookup per message or per conversation record. With a
+// Scanner that makes one read per conversation side (two per pair of
+// users) and four per inbox, plus one per page of users and one per
+// further page of MaxPageSize records, which is what counts where each
+// read is a round trip (PostgreSQL); without one, two more per
+// conversation side. On the memory store the walk holds the read lock, so
 // writers wait until it ends.
 func (x *Inboxes) Verify(ctx context.Context) ([]Problem, error) {
 	var problems []Problem
@@ -58,6 +75,11 @@ func (x *Inboxes) Verify(ctx context.Context) ([]Problem, error) {
 	err := x.store.View(ctx, func(tx ReadTx) error {
 		v := verifier{ctx: ctx, tx: tx, report: report}
 		return v.users()
+	})
+	// Each pair's problems are found from both of its sides: group them
+	// as a reader of the report expects.
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		return cmp.Or(strings.Compare(a.Owner, b.Owner), strings.Compare(a.Other, b.Other))
 	})
 	if c, ok := x.store.(Checker); ok && err == nil {
 		err = c.Check(ctx, report)
@@ -103,95 +125,145 @@ func (v *verifier) users() error {
 	}
 }
 
+// inboxWalk is the walk of one inbox: its conversations in byte order of
+// their other user, with its messages and tombstones read alongside in the
+// same order.
+type inboxWalk struct {
+	*verifier
+	owner string
+	// own: the inbox's own records are checked. Without an inbox record
+	// they are not (that is its problem), but its conversations are still
+	// walked, for the twins of the other users' copies.
+	own   bool
+	msgs  pages[MessageEntry]
+	tombs pages[TombstoneEntry]
+}
+
 func (v *verifier) inbox(owner string) error {
 	in, err := v.tx.Inbox(owner)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			v.report(Problem{Owner: owner, Detail: "listed as a user but has no inbox record"})
-			return nil
-		}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		v.report(Problem{Owner: owner, Detail: "listed as a user but has no inbox record"})
+	case err != nil:
 		return err
-	}
-	if in.Owner != owner {
+	case in.Owner != owner:
 		v.report(Problem{Owner: owner, Detail: fmt.Sprintf("inbox record names owner %q", in.Owner)})
 	}
+	w := inboxWalk{verifier: v, owner: owner, own: err == nil}
+	convs := make(map[string]ConversationRecord)
 	unread := 0
 	var after *ConversationKey
 	for {
-		convs, err := v.tx.Conversations(owner, after, MaxPageSize)
+		page, err := v.tx.Conversations(owner, after, MaxPageSize)
 		if err != nil {
 			return err
 		}
-		for _, c := range convs {
+		for _, c := range page {
 			unread += c.Unread
-			if err := v.conversation(owner, c); err != nil {
-				return err
-			}
+			convs[c.Other] = c
 		}
-		if len(convs) < MaxPageSize {
+		if len(page) < MaxPageSize {
 			break
 		}
-		k := convs[len(convs)-1].Key()
+		k := page[len(page)-1].Key()
 		after = &k
 	}
-	if unread != in.Unread {
+	if w.own && unread != in.Unread {
 		v.report(Problem{Owner: owner, Detail: fmt.Sprintf("unread count %d, its conversations hold %d", in.Unread, unread)})
 	}
-	return nil
+	others := slices.Sorted(maps.Keys(convs))
+	scan, ok := v.tx.(Scanner)
+	if !ok {
+		scan = conversationScanner{tx: v.tx, others: others}
+	}
+	w.msgs.fetch = func(after *MessageEntry) ([]MessageEntry, error) {
+		return scan.ScanMessages(owner, after, MaxPageSize)
+	}
+	w.tombs.fetch = func(after *TombstoneEntry) ([]TombstoneEntry, error) {
+		return scan.ScanTombstones(owner, after, MaxPageSize)
+	}
+	for _, other := range others {
+		if err := w.conversation(convs[other]); err != nil {
+			return err
+		}
+	}
+	return w.strayTombstones(nil)
 }
 
-func (v *verifier) conversation(owner string, c ConversationRecord) error {
+// conversation checks the owner's side c, and the other user's copies of
+// its messages against it.
+func (w *inboxWalk) conversation(c ConversationRecord) error {
+	owner := w.owner
 	p := func(format string, args ...any) {
-		v.report(Problem{Owner: owner, Other: c.Other, Detail: fmt.Sprintf(format, args...)})
+		w.report(Problem{Owner: owner, Other: c.Other, Detail: fmt.Sprintf(format, args...)})
 	}
-	if c.Owner != owner {
+	if w.own && c.Owner != owner {
 		p("record names owner %q", c.Owner)
 	}
-	peer, err := v.tx.Conversation(c.Other, owner)
-	hasPeer := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	// Both sides are walked in (Created, ID) order, and each side's
-	// tombstones read once: page reads, not a lookup per message, which on
-	// a database would be a round trip each.
-	mine, err := v.tombstones(owner, c.Other)
+	tombs, err := w.tombstones(c.Other)
 	if err != nil {
 		return err
 	}
-	theirs, err := v.tombstones(c.Other, owner)
-	if err != nil {
-		return err
-	}
-	twins := &messageWalk{tx: v.tx, owner: c.Other, other: owner}
+	// The other user's side, walked in step with this one, in (Created,
+	// ID) order.
+	theirs := pages[MessageRecord]{fetch: func(after *MessageRecord) ([]MessageRecord, error) {
+		var k *MessageKey
+		if after != nil {
+			ak := after.Key()
+			k = &ak
+		}
+		return w.tx.Messages(c.Other, owner, k, false, MaxPageSize)
+	}}
 	var (
 		count, unread int
 		last          MessageRecord
-		after         *MessageKey
 	)
 	for {
-		msgs, err := v.tx.Messages(owner, c.Other, after, false, MaxPageSize)
+		m, err := w.nextMessage(c.Other)
 		if err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			if err := v.tick(); err != nil {
-				return err
-			}
-			count++
-			if message(c, m).New {
-				unread++
-			}
-			last = m
-			if err := v.message(owner, c, m, peer, hasPeer, mine, theirs, twins); err != nil {
-				return err
-			}
+		t, err := theirs.peek()
+		if err != nil {
+			return err
 		}
-		if len(msgs) < MaxPageSize {
+		if m == nil && t == nil {
 			break
 		}
-		k := msgs[len(msgs)-1].Key()
-		after = &k
+		if err := w.tick(); err != nil {
+			return err
+		}
+		var order int // which comes first: -1 m, +1 t, 0 both (twins)
+		switch {
+		case t == nil:
+			order = -1
+		case m == nil:
+			order = 1
+		default:
+			order = m.Key().Compare(t.Key())
+		}
+		if order <= 0 {
+			count++
+			if message(c, *m).New {
+				unread++
+			}
+			last = *m
+			if w.own {
+				w.message(c, *m, tombs)
+			}
+			w.msgs.pop()
+		}
+		if order >= 0 {
+			twin := m
+			if order > 0 {
+				twin = nil
+			}
+			w.theirCopy(c, *t, twin, tombs)
+			theirs.pop()
+		}
+	}
+	if !w.own {
+		return nil
 	}
 	if count != c.Messages {
 		p("message count %d, holds %d", c.Messages, count)
@@ -215,13 +287,12 @@ func (v *verifier) conversation(owner string, c ConversationRecord) error {
 	return nil
 }
 
-// message checks one copy m of owner's conversation c: mine and theirs are
-// the tombstones of c and of the other side, twins walks the other side's
-// messages.
-func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, peer ConversationRecord, hasPeer bool,
-	mine, theirs map[uint64]bool, twins *messageWalk) error {
+// message checks one copy m of the owner's conversation c on its own; tombs
+// are c's tombstones.
+func (w *inboxWalk) message(c ConversationRecord, m MessageRecord, tombs map[uint64]bool) {
+	owner := w.owner
 	p := func(format string, args ...any) {
-		v.report(Problem{Owner: owner, Other: c.Other, MessageID: m.ID, Detail: fmt.Sprintf(format, args...)})
+		w.report(Problem{Owner: owner, Other: c.Other, MessageID: m.ID, Detail: fmt.Sprintf(format, args...)})
 	}
 	if (m.Sender != owner || m.Recipient != c.Other) && (m.Sender != c.Other || m.Recipient != owner) {
 		p("from %q to %q does not belong to this conversation", m.Sender, m.Recipient)
@@ -235,88 +306,184 @@ func (v *verifier) message(owner string, c ConversationRecord, m MessageRecord, 
 	if m.DeletedUnread && m.Sender != owner {
 		p("marked as deleted unread on the recipient's copy")
 	}
-	if _, ok := mine[m.ID]; ok {
+	if _, ok := tombs[m.ID]; ok {
 		p("present, but deleted from this conversation (it has a tombstone)")
 	}
-	if theirs[m.ID] {
+}
+
+// theirCopy checks m, the copy in c.Other's conversation with the owner,
+// against the owner's side: its conversation c, the copy with the same
+// (Created, ID) there (twin, nil if none) and c's tombstones. The problems
+// are m's, reported as in c.Other's inbox.
+func (w *inboxWalk) theirCopy(c ConversationRecord, m MessageRecord, twin *MessageRecord, tombs map[uint64]bool) {
+	owner, other := c.Other, w.owner // m's side
+	p := func(format string, args ...any) {
+		w.report(Problem{Owner: owner, Other: other, MessageID: m.ID, Detail: fmt.Sprintf(format, args...)})
+	}
+	retracted, deleted := tombs[m.ID]
+	if retracted {
 		p("retracted, but this copy remains")
 	}
-	if !hasPeer || m.ID < peer.FirstID {
-		return nil // the other side deleted the conversation since
-	}
-	twin, found, err := twins.find(m.Key())
 	switch {
-	case err != nil:
-		return err
-	case !found:
-		if _, deleted := theirs[m.ID]; !deleted {
-			p("has one copy: %q's conversation lacks it and did not delete it", c.Other)
+	case m.ID < c.FirstID:
+		// The owner deleted the conversation since.
+	case twin == nil:
+		if !deleted {
+			p("has one copy: %q's conversation lacks it and did not delete it", other)
 		}
-	case owner < c.Other && (twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
+	case owner < other && (twin.Sender != m.Sender || twin.Recipient != m.Recipient ||
 		twin.Text != m.Text || !maps.Equal(twin.Meta, m.Meta)):
 		p("its two copies differ") // reported from one side only
 	case m.DeletedUnread:
-		p("marked as deleted unread by %q, who still has it", c.Other)
+		p("marked as deleted unread by %q, who still has it", other)
 	}
-	return nil
 }
 
-// tombstones reads every tombstone of owner's conversation with other:
-// whether it marks a retraction, by ID.
-func (v *verifier) tombstones(owner, other string) (map[uint64]bool, error) {
+// nextMessage returns the owner's next message if it is in the
+// conversation with other, which must not come before the conversation
+// asked for last. Messages of conversations without a record are passed
+// over: no listing shows them, and a Checker reports them.
+func (w *inboxWalk) nextMessage(other string) (*MessageRecord, error) {
+	for {
+		m, err := w.msgs.peek()
+		if err != nil || m == nil || m.Other > other {
+			return nil, err
+		}
+		if m.Other == other {
+			return &m.MessageRecord, nil
+		}
+		w.msgs.pop()
+	}
+}
+
+// tombstones reads the tombstones of the owner's conversation with other,
+// which must come after the conversation asked for last: whether each
+// marks a retraction, by ID.
+func (w *inboxWalk) tombstones(other string) (map[uint64]bool, error) {
+	if err := w.strayTombstones(&other); err != nil {
+		return nil, err
+	}
 	var out map[uint64]bool
-	for after := uint64(0); ; {
-		ts, err := v.tx.Tombstones(owner, other, after, MaxPageSize)
+	for {
+		t, err := w.tombs.peek()
+		if err != nil || t == nil || t.Other != other {
+			return out, err
+		}
+		if out == nil {
+			out = make(map[uint64]bool)
+		}
+		out[t.ID] = t.Retracted
+		w.tombs.pop()
+	}
+}
+
+// strayTombstones passes over the tombstones before the conversation with
+// *before (all of them if nil), which belong to conversations without a
+// record. A retraction among them still means no copy may remain on the
+// other side, so each is looked up there.
+func (w *inboxWalk) strayTombstones(before *string) error {
+	for {
+		t, err := w.tombs.peek()
+		if err != nil || t == nil || (before != nil && t.Other >= *before) {
+			return err
+		}
+		w.tombs.pop()
+		if !t.Retracted {
+			continue
+		}
+		switch _, err := w.tx.Message(t.Other, w.owner, t.ID); {
+		case err == nil:
+			w.report(Problem{Owner: t.Other, Other: w.owner, MessageID: t.ID, Detail: "retracted, but this copy remains"})
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+	}
+}
+
+// pages reads a list a page of MaxPageSize at a time: fetch reads the page
+// after the item given (nil: the first page).
+type pages[T any] struct {
+	fetch func(after *T) ([]T, error)
+	page  []T
+	last  *T
+	done  bool
+}
+
+// peek returns the next item, nil at the end. It stays valid until the
+// next peek after a pop.
+func (p *pages[T]) peek() (*T, error) {
+	for len(p.page) == 0 {
+		if p.done {
+			return nil, nil
+		}
+		page, err := p.fetch(p.last)
 		if err != nil {
 			return nil, err
 		}
-		for _, t := range ts {
-			if out == nil {
-				out = make(map[uint64]bool)
-			}
-			out[t.ID] = t.Retracted
-		}
-		if len(ts) < MaxPageSize {
-			return out, nil
-		}
-		after = ts[len(ts)-1].ID
-	}
-}
-
-// messageWalk walks the messages of owner's conversation with other in
-// (Created, ID) order, a page at a time, to find the copies with the keys
-// asked for in ascending order.
-type messageWalk struct {
-	tx           ReadTx
-	owner, other string
-	page         []MessageRecord
-	after        *MessageKey
-	done         bool
-}
-
-// find returns the message with key k, if the conversation holds it; k
-// must not be below a key asked for before.
-func (w *messageWalk) find(k MessageKey) (MessageRecord, bool, error) {
-	for {
-		for len(w.page) > 0 && w.page[0].Key().Compare(k) < 0 {
-			w.page = w.page[1:]
-		}
-		if len(w.page) > 0 {
-			m := w.page[0]
-			return m, m.Key().Compare(k) == 0, nil
-		}
-		if w.done {
-			return MessageRecord{}, false, nil
-		}
-		page, err := w.tx.Messages(w.owner, w.other, w.after, false, MaxPageSize)
-		if err != nil {
-			return MessageRecord{}, false, err
-		}
-		w.done = len(page) < MaxPageSize
+		p.done = len(page) < MaxPageSize
 		if len(page) > 0 {
-			k := page[len(page)-1].Key()
-			w.after = &k
+			p.last = &page[len(page)-1]
 		}
-		w.page = page
+		p.page = page
 	}
+	return &p.page[0], nil
+}
+
+// pop passes over the item peek returned.
+func (p *pages[T]) pop() { p.page = p.page[1:] }
+
+// conversationScanner gives a ReadTx that is not a Scanner the Scanner's
+// shape, with a read per conversation (and page), so that Verify's walk is
+// the same on every store. It knows the conversations others, in
+// ascending byte order, and only those.
+type conversationScanner struct {
+	tx     ReadTx
+	others []string
+}
+
+// ScanMessages implements Scanner.
+func (s conversationScanner) ScanMessages(owner string, after *MessageEntry, limit int) ([]MessageEntry, error) {
+	var out []MessageEntry
+	i, from := 0, (*MessageKey)(nil)
+	if after != nil {
+		var found bool
+		if i, found = slices.BinarySearch(s.others, after.Other); found {
+			k := after.Key()
+			from = &k
+		}
+	}
+	for ; i < len(s.others) && len(out) < limit; i++ {
+		msgs, err := s.tx.Messages(owner, s.others[i], from, false, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			out = append(out, MessageEntry{Owner: owner, Other: s.others[i], MessageRecord: m})
+		}
+		from = nil
+	}
+	return out, nil
+}
+
+// ScanTombstones implements Scanner.
+func (s conversationScanner) ScanTombstones(owner string, after *TombstoneEntry, limit int) ([]TombstoneEntry, error) {
+	var out []TombstoneEntry
+	i, from := 0, uint64(0)
+	if after != nil {
+		var found bool
+		if i, found = slices.BinarySearch(s.others, after.Other); found {
+			from = after.ID
+		}
+	}
+	for ; i < len(s.others) && len(out) < limit; i++ {
+		tombs, err := s.tx.Tombstones(owner, s.others[i], from, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tombs {
+			out = append(out, TombstoneEntry{Owner: owner, Other: s.others[i], Tombstone: t})
+		}
+		from = 0
+	}
+	return out, nil
 }
