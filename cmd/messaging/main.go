@@ -70,7 +70,7 @@ Commands:
   copy -to PATH_OR_URL [-batch N]
                                copy the whole store into a new, empty store
                                (offline: stop the application first), N
-                               records a transaction (2000), check the copy
+                               records a transaction (10000), check the copy
                                and print what both hold
   serve [-addr HOST:PORT]      the HTTP API under /api/ and a page to try it
                                (127.0.0.1:8080; demo identity, not for production)
