@@ -33,7 +33,7 @@ func paginate[T any](ctx context.Context, s Store, start func() fetchFunc[T]) it
 				return err
 			})
 			if err != nil {
-				yield(zero, err)
+				yield(zero, wrapf(err, "iterate"))
 				return
 			}
 			for _, item := range page {
