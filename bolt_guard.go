@@ -57,6 +57,21 @@ func (r roBucket) bucket(name []byte) roBucket {
 // cursor returns a cursor over r, which must exist.
 func (r roBucket) cursor() roCursor { return roCursor{r.b.Cursor()} }
 
+// keysAfter lists up to limit keys of r that sort after after, as
+// strings: the names of users and of streams. r must exist.
+func (r roBucket) keysAfter(after string, limit int) []string {
+	c := r.cursor()
+	k, _ := c.Seek([]byte(after)) // "" seeks to the first key
+	if k != nil && string(k) == after {
+		k, _ = c.Next()
+	}
+	var out []string
+	for ; k != nil && len(out) < limit; k, _ = c.Next() {
+		out = append(out, string(k))
+	}
+	return out
+}
+
 // roCursor is a bbolt cursor without Delete. Its methods are bbolt's.
 type roCursor struct{ c *bbolt.Cursor }
 

@@ -63,16 +63,7 @@ func (t *boltReadTx) Streams(after string, limit int) ([]string, error) {
 	if limit <= 0 || !t.streams.exists() {
 		return nil, nil
 	}
-	c := t.streams.cursor()
-	k, _ := c.Seek([]byte(after))
-	if k != nil && string(k) == after {
-		k, _ = c.Next()
-	}
-	var out []string
-	for ; k != nil && len(out) < limit; k, _ = c.Next() {
-		out = append(out, string(k))
-	}
-	return out, nil
+	return t.streams.keysAfter(after, limit), nil
 }
 
 // PutEvent writes the event into user's bucket, created on first use.

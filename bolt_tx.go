@@ -113,21 +113,7 @@ func (t *boltReadTx) Users(after string, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	c := t.users.cursor()
-	var k []byte
-	if after == "" {
-		k, _ = c.First()
-	} else {
-		k, _ = c.Seek([]byte(after))
-		if k != nil && string(k) == after {
-			k, _ = c.Next()
-		}
-	}
-	var out []string
-	for ; k != nil && len(out) < limit; k, _ = c.Next() {
-		out = append(out, string(k))
-	}
-	return out, nil
+	return t.users.keysAfter(after, limit), nil
 }
 
 // Conversation returns a copy of the record, or ErrNotFound.
